@@ -1,0 +1,152 @@
+// Command sfu runs the gosfu engine as a standalone server: Sora
+// signaling and a demo page on :5000, all peers on one UDP port.
+//
+// Every flag can also be set with an environment variable (shown in
+// -help); a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/signaling"
+)
+
+//go:embed web
+var web embed.FS
+
+type config struct {
+	listen     string
+	apiListen  string
+	udpPort    int
+	publicIP   string
+	loopback   bool
+	logLevel   string
+	iceServers string
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "sfu:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("sfu", flag.ContinueOnError)
+	fs.StringVar(&c.listen, "listen", env("SFU_LISTEN", ":5000"), "signaling and demo page address (SFU_LISTEN)")
+	fs.StringVar(&c.apiListen, "api-listen", env("SFU_API_LISTEN", "127.0.0.1:3000"), "management API address, loopback only by default (SFU_API_LISTEN); reserved")
+	fs.IntVar(&c.udpPort, "udp-port", envInt("SFU_UDP_PORT", 5000), "the one UDP port for all peers (SFU_UDP_PORT)")
+	fs.StringVar(&c.publicIP, "public-ip", env("SFU_PUBLIC_IP", ""), "public IP to announce when behind 1:1 NAT (SFU_PUBLIC_IP)")
+	fs.BoolVar(&c.loopback, "loopback-candidates", envBool("SFU_LOOPBACK_CANDIDATES", true), "also gather loopback ICE candidates (SFU_LOOPBACK_CANDIDATES)")
+	fs.StringVar(&c.logLevel, "log-level", env("SFU_LOG_LEVEL", "info"), "debug, info, warn or error (SFU_LOG_LEVEL)")
+	fs.StringVar(&c.iceServers, "ice-servers", env("SFU_ICE_SERVERS", ""), "comma-separated STUN/TURN URLs handed to clients (SFU_ICE_SERVERS)")
+	return c, fs.Parse(args)
+}
+
+func run(args []string) error {
+	c, err := parseFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	opts := sfu.Options{
+		Logger:          log,
+		UDPAddr:         net.JoinHostPort("", strconv.Itoa(c.udpPort)),
+		IncludeLoopback: c.loopback,
+	}
+	if c.publicIP != "" {
+		opts.PublicIPs = []string{c.publicIP}
+	}
+	if c.iceServers != "" {
+		opts.ICEServers = []sfu.ICEServer{{URLs: strings.Split(c.iceServers, ",")}}
+	}
+	engine, err := sfu.NewEngine(opts)
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/signaling", signaling.NewHandler(engine, signaling.WithLogger(log)))
+	static, err := fs.Sub(web, "web")
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", http.FileServerFS(static))
+
+	srv := &http.Server{Addr: c.listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	log.Info("gosfu listening", "signaling", "ws://"+ln.Addr().String()+"/signaling", "udp", engine.UDPAddr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down")
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Closing the engine first ends every session, which lets the
+	// hijacked WebSocket handlers return.
+	if cerr := engine.Close(shutdownCtx); cerr != nil {
+		log.Warn("engine close", "err", cerr)
+	}
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envBool(key string, def bool) bool {
+	if v, err := strconv.ParseBool(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}

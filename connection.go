@@ -1,0 +1,220 @@
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/gosfu/sfu/forward"
+)
+
+// Connection is one client's session in a channel: one PeerConnection
+// that carries its own media up and every other publisher's media down.
+type Connection struct {
+	engine *Engine
+	room   *room
+	log    *slog.Logger
+
+	id, clientID, bundleID, channelID string
+	role                              Role
+	audio, video                      bool
+	simulcast, spotlight              bool
+	metadata, notifyMetadata          json.RawMessage
+	createdAt                         time.Time
+	videoCodec                        codecSpec
+
+	pc                 *webrtc.PeerConnection
+	ownAudio, ownVideo *webrtc.RTPTransceiver
+
+	events chan Event
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	reason    CloseReason // set once, before done is closed
+	runDone   chan struct{}
+	done      chan struct{}
+
+	connected   atomic.Bool
+	connectedAt atomic.Int64 // unix nanoseconds
+	lastPong    atomic.Int64 // unix nanoseconds
+
+	wake    chan struct{} // renegotiation wanted; capacity 1 coalesces
+	answers chan answerRequest
+
+	// Owned by the run goroutine (by Connect before run starts).
+	slots []*slot
+	subs  map[*forward.Source]*subscription
+}
+
+// ICECandidate is a client's trickled ICE candidate.
+type ICECandidate struct {
+	Candidate        string
+	SDPMid           *string
+	SDPMLineIndex    *uint16
+	UsernameFragment *string
+}
+
+// ID returns the connection id: 26 characters of Crockford base32.
+func (c *Connection) ID() string { return c.id }
+
+// ClientID returns the client id (the connection id unless the client
+// chose one).
+func (c *Connection) ClientID() string { return c.clientID }
+
+// BundleID returns the bundle id (the connection id unless the client
+// chose one).
+func (c *Connection) BundleID() string { return c.bundleID }
+
+// ChannelID returns the channel the connection belongs to.
+func (c *Connection) ChannelID() string { return c.channelID }
+
+// Role returns the connection's role.
+func (c *Connection) Role() Role { return c.role }
+
+// CreatedAt returns when the connect request was accepted.
+func (c *Connection) CreatedAt() time.Time { return c.createdAt }
+
+// Info returns a snapshot of the connection.
+func (c *Connection) Info() ConnectionInfo {
+	return ConnectionInfo{
+		ChannelID: c.channelID, ConnectionID: c.id, ClientID: c.clientID, BundleID: c.bundleID,
+		Role: c.role, Audio: c.audio, Video: c.video, Simulcast: c.simulcast, Spotlight: c.spotlight,
+		CreatedAt: c.createdAt,
+	}
+}
+
+// Events returns the queue of messages to send to the client. The adapter
+// must drain it; a client that lets it fill up is disconnected.
+func (c *Connection) Events() <-chan Event { return c.events }
+
+// Done is closed when the connection has ended and released its
+// resources. CloseReason then says why.
+func (c *Connection) Done() <-chan struct{} { return c.done }
+
+// CloseReason returns why the connection ended; valid once Done is closed.
+func (c *Connection) CloseReason() CloseReason {
+	<-c.done
+	return c.reason
+}
+
+// Connected reports whether the connection's media has connected.
+func (c *Connection) isConnected() bool { return c.connected.Load() }
+
+// setConnected marks the connection connected; it reports false if it
+// already was.
+func (c *Connection) setConnected() bool {
+	if !c.connected.CompareAndSwap(false, true) {
+		return false
+	}
+	c.connectedAt.Store(time.Now().UnixNano())
+	return true
+}
+
+// Answer applies the client's answer to the outstanding offer (initial or
+// re-offer). It returns ErrNoOfferPending when no offer is outstanding. A
+// bad answer ends the connection.
+func (c *Connection) Answer(sdp string) error {
+	req := answerRequest{sdp: sdp, result: make(chan error, 1)}
+	select {
+	case c.answers <- req:
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+	select {
+	case err := <-req.result:
+		return err
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// AddICECandidate applies a client's trickled candidate. mDNS (.local)
+// candidates are ignored: connectivity then comes from peer-reflexive
+// candidates.
+func (c *Connection) AddICECandidate(cand ICECandidate) error {
+	if c.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if len(cand.Candidate) > 1024 {
+		return invalid("candidate", "longer than 1024 bytes")
+	}
+	if cand.Candidate == "" || isMDNSCandidate(cand.Candidate) {
+		return nil
+	}
+	return c.pc.AddICECandidate(webrtc.ICECandidateInit{
+		Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex,
+		UsernameFragment: cand.UsernameFragment,
+	})
+}
+
+func isMDNSCandidate(c string) bool {
+	f := strings.Fields(c)
+	return len(f) > 4 && strings.HasSuffix(f[4], ".local")
+}
+
+// Pong records the client's answer to a ping. stats is the client's
+// RTCStats report when the ping asked for it.
+func (c *Connection) Pong(stats json.RawMessage) {
+	c.lastPong.Store(time.Now().UnixNano())
+}
+
+// Push sends application data to the client.
+func (c *Connection) Push(data json.RawMessage) { c.emit(Event{Kind: EventPush, Push: data}) }
+
+// Close ends the connection. It returns at once; Done is closed when the
+// connection has released everything. Only the first reason counts.
+func (c *Connection) Close(reason CloseReason) {
+	c.closeOnce.Do(func() {
+		c.reason = reason
+		c.cancel()
+		c.engine.goTracked(c.teardown)
+	})
+}
+
+func (c *Connection) teardown() {
+	<-c.runDone
+	c.room.remove(c)
+	for src, sub := range c.subs {
+		src.RemoveDownTrack(sub.dt)
+	}
+	if err := c.pc.Close(); err != nil {
+		c.log.Debug("close peer connection", "err", err)
+	}
+	c.log.Info("connection closed", "code", c.reason.Code, "reason", c.reason.Reason)
+	if h := c.engine.opts.OnConnectionDestroyed; h != nil {
+		h(c.Info(), c.reason)
+	}
+	close(c.done)
+}
+
+// emit queues an event for the client without blocking. A full queue
+// means the client stopped reading: it is disconnected.
+func (c *Connection) emit(ev Event) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	select {
+	case c.events <- ev:
+	default:
+		c.log.Warn("event queue full, disconnecting")
+		c.Close(ReasonSlowConsumer)
+	}
+}
+
+// renegotiate asks the run loop for a re-offer; requests coalesce.
+func (c *Connection) renegotiate() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+var errNotOwnTrack = errors.New("track on a transceiver the client does not publish on")

@@ -1,0 +1,20 @@
+// Package sfu is an embeddable WebRTC selective forwarding unit.
+//
+// An [Engine] owns channels. Clients join a channel through a signaling
+// adapter (package signaling speaks Sora's WebSocket protocol) that drives
+// the session API: [Engine.Connect] returns the server's offer,
+// [Connection.Answer] and [Connection.AddICECandidate] complete the
+// negotiation, and [Connection.Events] delivers what must be sent to the
+// client (re-offers, notifies, pushes, pings). Every connection that
+// receives gets every other publisher's audio and video in its channel.
+//
+// A Go program drives channels directly through [Engine.Channel]:
+//
+//	engine := sfu.New(sfu.Options{})
+//	defer engine.Close(context.Background())
+//	mux.Handle("/signaling", signaling.NewHandler(engine))
+//
+// Errors returned by the API can be matched with errors.Is against the
+// sentinel errors ErrChannelNotFound, ErrConnectionNotFound,
+// ErrInvalidArgument, ErrFeatureDisabled and ErrClosed.
+package sfu

@@ -1,0 +1,277 @@
+package sfu
+
+import (
+	"context"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/gosfu/sfu/forward"
+)
+
+type answerRequest struct {
+	sdp    string
+	result chan error
+}
+
+// slot is one m-line a connection receives a publisher's track on. When
+// the publisher leaves, the slot is freed; once the client has answered
+// the offer that stopped it, a later publisher of the same kind reuses
+// it, so the SDP does not grow with churn.
+type slot struct {
+	tr       *webrtc.RTPTransceiver
+	kind     webrtc.RTPCodecType
+	sub      *subscription
+	reusable bool
+}
+
+// subscription is one forwarded track: a down-track on a slot.
+type subscription struct {
+	slot   *slot
+	dt     *forward.DownTrack
+	sender *webrtc.RTPSender
+}
+
+// initialOffer subscribes to the channel's current tracks and creates the
+// first offer.
+func (c *Connection) initialOffer(ctx context.Context) (Offer, error) {
+	if _, err := c.syncSubscriptions(); err != nil {
+		return Offer{}, err
+	}
+	if len(c.pc.GetTransceivers()) == 0 {
+		// An offer without m-lines cannot carry ICE; a recvonly
+		// placeholder keeps the transport up until tracks arrive.
+		recvonly := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}
+		if _, err := c.pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, recvonly); err != nil {
+			return Offer{}, err
+		}
+	}
+	sdp, err := c.createOffer(ctx)
+	if err != nil {
+		return Offer{}, err
+	}
+	o := Offer{
+		SDP: sdp, ConnectionID: c.id, ClientID: c.clientID, BundleID: c.bundleID, ChannelID: c.channelID,
+		Simulcast: c.simulcast, Spotlight: c.spotlight, ICEServers: c.engine.opts.ICEServers,
+	}
+	if c.ownAudio != nil {
+		o.AudioMid = c.ownAudio.Mid()
+	}
+	if c.ownVideo != nil {
+		o.VideoMid = c.ownVideo.Mid()
+	}
+	return o, nil
+}
+
+// createOffer creates an offer with every server candidate inline.
+func (c *Connection) createOffer(ctx context.Context) (string, error) {
+	offer, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return c.pc.LocalDescription().SDP, nil
+}
+
+// run is the connection's control loop: one offer outstanding at a time,
+// renegotiation requests coalesced, pings, and the setup and answer
+// deadlines.
+func (c *Connection) run() {
+	defer close(c.runDone)
+	opts := c.engine.opts
+	ping := time.NewTicker(opts.PingInterval)
+	defer ping.Stop()
+	setup := time.NewTimer(opts.SetupTimeout)
+	defer setup.Stop()
+	var answerDeadline <-chan time.Time
+
+	pending, dirty := true, false // the initial offer awaits its answer
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-setup.C:
+			if !c.isConnected() {
+				c.Close(ReasonSetupTimeout)
+			}
+		case <-ping.C:
+			if time.Since(time.Unix(0, c.lastPong.Load())) > pongMissesBeforeClose*opts.PingInterval {
+				c.Close(ReasonPongTimeout)
+				continue
+			}
+			c.emit(Event{Kind: EventPing, PingStats: true})
+		case <-answerDeadline:
+			c.Close(ReasonAnswerTimeout)
+		case req := <-c.answers:
+			if !pending {
+				req.result <- ErrNoOfferPending
+				continue
+			}
+			if err := c.applyAnswer(req.sdp); err != nil {
+				req.result <- invalid("sdp", "%v", err)
+				c.Close(ReasonNegotiationFailed)
+				continue
+			}
+			req.result <- nil
+			pending, answerDeadline = false, nil
+			if dirty {
+				dirty = false
+				pending = c.reoffer()
+			}
+		case <-c.wake:
+			if pending {
+				dirty = true
+				continue
+			}
+			pending = c.reoffer()
+		}
+		if pending && answerDeadline == nil && c.isConnected() {
+			answerDeadline = time.After(opts.AnswerTimeout)
+		}
+	}
+}
+
+func (c *Connection) applyAnswer(sdp string) error {
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return err
+	}
+	// Slots stopped in the offer just answered are now free to reuse.
+	for _, s := range c.slots {
+		if s.sub == nil {
+			s.reusable = true
+		}
+	}
+	return nil
+}
+
+// reoffer brings the subscriptions up to date and, if anything changed,
+// sends a re-offer. It reports whether an offer is now outstanding.
+func (c *Connection) reoffer() bool {
+	changed, err := c.syncSubscriptions()
+	if err != nil {
+		c.log.Error("update subscriptions", "err", err)
+		c.Close(ReasonNegotiationFailed)
+		return false
+	}
+	if !changed {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.engine.opts.AnswerTimeout)
+	defer cancel()
+	sdp, err := c.createOffer(ctx)
+	if err != nil {
+		c.log.Error("create re-offer", "err", err)
+		c.Close(ReasonNegotiationFailed)
+		return false
+	}
+	c.emit(Event{Kind: EventReOffer, SDP: sdp})
+	return true
+}
+
+// syncSubscriptions makes the connection's down-tracks match the
+// channel's sources. It reports whether anything changed.
+func (c *Connection) syncSubscriptions() (bool, error) {
+	if !c.role.Receives() {
+		return false, nil
+	}
+	want := map[*forward.Source]bool{}
+	for _, src := range c.room.sourcesFor(c) {
+		if (src.Kind() == webrtc.RTPCodecTypeAudio && c.audio) || (src.Kind() == webrtc.RTPCodecTypeVideo && c.video) {
+			want[src] = true
+		}
+	}
+	changed := false
+	for src, sub := range c.subs {
+		if !want[src] {
+			if err := c.unsubscribe(src, sub); err != nil {
+				return changed, err
+			}
+			changed = true
+		}
+	}
+	for src := range want {
+		if c.subs[src] == nil {
+			if err := c.subscribe(src); err != nil {
+				return changed, err
+			}
+			changed = true
+		}
+	}
+	return changed, nil
+}
+
+func (c *Connection) subscribe(src *forward.Source) error {
+	dt := forward.NewDownTrack(src)
+	s := c.reusableSlot(src.Kind())
+	var sender *webrtc.RTPSender
+	if s != nil {
+		var err error
+		if sender, err = c.engine.api.NewRTPSender(dt, c.pc.SCTP().Transport()); err != nil {
+			return err
+		}
+		if err := s.tr.SetSender(sender, dt); err != nil {
+			return err
+		}
+	} else {
+		tr, err := c.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return err
+		}
+		s = &slot{tr: tr, kind: src.Kind()}
+		c.slots = append(c.slots, s)
+		sender = tr.Sender()
+	}
+	if spec, ok := specForCodec(src.Codec()); ok {
+		if err := s.tr.SetCodecPreferences(spec.preferences(src.Kind())); err != nil {
+			return err
+		}
+	}
+	sub := &subscription{slot: s, dt: dt, sender: sender}
+	s.sub, s.reusable = sub, false
+	c.subs[src] = sub
+	src.AddDownTrack(dt)
+	c.engine.goTracked(func() { readSenderRTCP(sender, src) })
+	return nil
+}
+
+func (c *Connection) unsubscribe(src *forward.Source, sub *subscription) error {
+	src.RemoveDownTrack(sub.dt)
+	delete(c.subs, src)
+	sub.slot.sub = nil
+	return c.pc.RemoveTrack(sub.sender)
+}
+
+func (c *Connection) reusableSlot(kind webrtc.RTPCodecType) *slot {
+	for _, s := range c.slots {
+		if s.kind == kind && s.sub == nil && s.reusable {
+			return s
+		}
+	}
+	return nil
+}
+
+// readSenderRTCP turns a subscriber's PLI and FIR into a key-frame request
+// to the publisher, until the sender stops.
+func readSenderRTCP(sender *webrtc.RTPSender, src *forward.Source) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				src.RequestKeyFrame()
+			}
+		}
+	}
+}

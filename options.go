@@ -1,0 +1,133 @@
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Defaults used where Options leaves a field at its zero value.
+const (
+	DefaultUDPAddr                 = ":0"
+	DefaultPingInterval            = 5 * time.Second
+	DefaultSetupTimeout            = 30 * time.Second
+	DefaultAnswerTimeout           = 10 * time.Second
+	DefaultEventQueueSize          = 256
+	DefaultVideoCodec              = "VP9"
+	DefaultMaxConnectionsPerChan   = 1000
+	DefaultMaxChannels             = 10000
+	DefaultMaxMetadataSize         = 64 << 10
+	DefaultMaxIDLength             = 255
+	pongMissesBeforeClose          = 3
+	defaultKeyFrameRequestInterval = 500 * time.Millisecond
+)
+
+// Options configure an Engine. The zero value works: one UDP port chosen by
+// the system for all peers, VP9 by default, a ping every 5 s.
+type Options struct {
+	// Logger receives the engine's logs. Nil discards them.
+	Logger *slog.Logger
+
+	// UDPAddr is the one UDP address all peers share ("host:port").
+	// Default ":0": every interface, a port chosen by the system.
+	UDPAddr string
+	// PublicIPs, when set, replace the host candidates' addresses (1:1
+	// NAT, for a server behind a NAT with a fixed public address).
+	PublicIPs []string
+	// IncludeLoopback gathers loopback candidates too, so that a browser
+	// on the same machine (or in a namespace with only loopback) connects.
+	IncludeLoopback bool
+	// InterfaceFilter, when set, keeps only the network interfaces for
+	// which it returns true.
+	InterfaceFilter func(name string) bool
+	// ICEServers are handed to clients in the offer's config.
+	ICEServers []ICEServer
+
+	// PingInterval is how often clients are pinged (default 5 s). A client
+	// that misses three pongs in a row is disconnected.
+	PingInterval time.Duration
+	// SetupTimeout bounds connect → PeerConnection connected (default 30 s).
+	SetupTimeout time.Duration
+	// AnswerTimeout bounds re-offer → re-answer (default 10 s).
+	AnswerTimeout time.Duration
+
+	// VideoCodecs lists the video codecs clients may choose, in order of
+	// preference (default VP9, VP8, AV1, H264).
+	VideoCodecs []string
+	// DefaultVideoCodec is used when a client names none (default VP9).
+	DefaultVideoCodec string
+
+	// MaxChannels bounds the number of channels (default 10000).
+	MaxChannels int
+	// MaxConnectionsPerChannel bounds a channel's connections (default 1000).
+	MaxConnectionsPerChannel int
+	// EventQueueSize bounds each connection's outgoing event queue
+	// (default 256). A client that lets it fill up is disconnected.
+	EventQueueSize int
+	// MaxMetadataSize bounds each connection's metadata, serialized
+	// (default 64 KiB).
+	MaxMetadataSize int
+
+	// Authenticate, when set, decides whether a connect request is
+	// accepted. A nil error with Allow false rejects it.
+	Authenticate func(ctx context.Context, req *ConnectRequest) (Decision, error)
+	// OnConnectionCreated is called when a connection's media connected.
+	OnConnectionCreated func(ConnectionInfo)
+	// OnConnectionDestroyed is called when a connection ended.
+	OnConnectionDestroyed func(ConnectionInfo, CloseReason)
+}
+
+// ICEServer is a STUN or TURN server handed to clients.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Decision is the Authenticate hook's answer.
+type Decision struct {
+	Allow bool
+	// Reason is sent to a rejected client (default "AUTH-REJECTED").
+	Reason string
+	// Metadata is returned to the client in the offer.
+	Metadata json.RawMessage
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.UDPAddr == "" {
+		o.UDPAddr = DefaultUDPAddr
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.SetupTimeout <= 0 {
+		o.SetupTimeout = DefaultSetupTimeout
+	}
+	if o.AnswerTimeout <= 0 {
+		o.AnswerTimeout = DefaultAnswerTimeout
+	}
+	if len(o.VideoCodecs) == 0 {
+		o.VideoCodecs = []string{"VP9", "VP8", "AV1", "H264"}
+	}
+	if o.DefaultVideoCodec == "" {
+		o.DefaultVideoCodec = DefaultVideoCodec
+	}
+	if o.MaxChannels <= 0 {
+		o.MaxChannels = DefaultMaxChannels
+	}
+	if o.MaxConnectionsPerChannel <= 0 {
+		o.MaxConnectionsPerChannel = DefaultMaxConnectionsPerChan
+	}
+	if o.EventQueueSize <= 0 {
+		o.EventQueueSize = DefaultEventQueueSize
+	}
+	if o.MaxMetadataSize <= 0 {
+		o.MaxMetadataSize = DefaultMaxMetadataSize
+	}
+	return o
+}

@@ -1,0 +1,232 @@
+package sfu
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gosfu/sfu/forward"
+)
+
+// publication is one track a connection publishes into its room.
+type publication struct {
+	owner  *Connection
+	source *forward.Source
+}
+
+// room is the state of one channel. Its mutex guards membership and the
+// list of publications; it is never held across pion calls.
+type room struct {
+	engine *Engine
+	id     string
+
+	mu    sync.Mutex
+	conns []*Connection // in join order
+	pubs  []publication
+}
+
+func newRoom(e *Engine, id string) *room { return &room{engine: e, id: id} }
+
+func (r *room) add(c *Connection, limit int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.conns) >= limit {
+		return fmt.Errorf("%w: %d connections in channel", ErrLimitExceeded, limit)
+	}
+	r.conns = append(r.conns, c)
+	return nil
+}
+
+func (r *room) empty() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.conns) == 0
+}
+
+func (r *room) all() []*Connection {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.conns)
+}
+
+// find returns the connection with that id, or nil.
+func (r *room) find(connID string) *Connection {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		if c.id == connID {
+			return c
+		}
+	}
+	return nil
+}
+
+// connected returns the connections whose media connected, in join order.
+func (r *room) connected() []*Connection {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.connectedLocked()
+}
+
+func (r *room) connectedLocked() []*Connection {
+	out := make([]*Connection, 0, len(r.conns))
+	for _, c := range r.conns {
+		if c.isConnected() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// sourcesFor returns the sources c should receive: every other
+// publisher's, except those of its own bundle.
+func (r *room) sourcesFor(c *Connection) []*forward.Source {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*forward.Source
+	for _, p := range r.pubs {
+		if p.owner != c && p.owner.bundleID != c.bundleID {
+			out = append(out, p.source)
+		}
+	}
+	return out
+}
+
+// publish adds a source and asks every receiving connection to
+// renegotiate.
+func (r *room) publish(owner *Connection, src *forward.Source) {
+	r.mu.Lock()
+	r.pubs = append(r.pubs, publication{owner: owner, source: src})
+	subs := r.receiversLocked(owner)
+	r.mu.Unlock()
+	for _, c := range subs {
+		c.renegotiate()
+	}
+}
+
+// unpublish removes a source and asks the receivers to renegotiate.
+func (r *room) unpublish(src *forward.Source) {
+	r.mu.Lock()
+	var owner *Connection
+	r.pubs = slices.DeleteFunc(r.pubs, func(p publication) bool {
+		if p.source == src {
+			owner = p.owner
+			return true
+		}
+		return false
+	})
+	var subs []*Connection
+	if owner != nil {
+		subs = r.receiversLocked(owner)
+	}
+	r.mu.Unlock()
+	for _, c := range subs {
+		c.renegotiate()
+	}
+}
+
+func (r *room) receiversLocked(except *Connection) []*Connection {
+	var out []*Connection
+	for _, c := range r.conns {
+		if c != except && c.role.Receives() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// counts fills the channel counters of n from the connected connections.
+func countsLocked(conns []*Connection, n *Notify) {
+	for _, c := range conns {
+		n.Connections++
+		switch c.role {
+		case RoleSendRecv:
+			n.SendRecv++
+		case RoleSendOnly:
+			n.SendOnly++
+		case RoleRecvOnly:
+			n.RecvOnly++
+		}
+	}
+}
+
+// markConnected records that c's media connected and sends the
+// connection.created notifies: c's own (with data listing the others),
+// then c's to every other connected connection.
+func (r *room) markConnected(c *Connection) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.conns, c) || !c.setConnected() {
+		return
+	}
+	conns := r.connectedLocked()
+	self := c.notify("connection.created", conns)
+	self.Data = make([]NotifyEntry, 0, len(conns)-1)
+	for _, o := range conns {
+		if o != c {
+			self.Data = append(self.Data, NotifyEntry{ConnectionID: o.id, ClientID: o.clientID, Metadata: o.notifyMetadata})
+		}
+	}
+	c.emit(Event{Kind: EventNotify, Notify: self})
+	for _, o := range conns {
+		if o != c {
+			o.emit(Event{Kind: EventNotify, Notify: c.notify("connection.created", conns)})
+		}
+	}
+}
+
+// remove takes c out of the room with its publications, tells the others
+// (connection.destroyed, if c had connected) and renegotiates them.
+func (r *room) remove(c *Connection) {
+	r.mu.Lock()
+	i := slices.Index(r.conns, c)
+	if i < 0 {
+		r.mu.Unlock()
+		return
+	}
+	r.conns = slices.Delete(r.conns, i, i+1)
+	hadPubs := false
+	r.pubs = slices.DeleteFunc(r.pubs, func(p publication) bool {
+		if p.owner == c {
+			hadPubs = true
+			return true
+		}
+		return false
+	})
+	if c.isConnected() {
+		conns := r.connectedLocked()
+		for _, o := range conns {
+			o.emit(Event{Kind: EventNotify, Notify: c.notify("connection.destroyed", conns)})
+		}
+	}
+	var subs []*Connection
+	if hadPubs {
+		subs = r.receiversLocked(c)
+	}
+	r.mu.Unlock()
+	for _, o := range subs {
+		o.renegotiate()
+	}
+	r.engine.dropIfEmpty(r)
+}
+
+// notify builds a notify about c with the counts of conns.
+func (c *Connection) notify(eventType string, conns []*Connection) *Notify {
+	n := &Notify{
+		EventType:         eventType,
+		Timestamp:         timestamp(time.Now()),
+		Role:              c.role,
+		ChannelID:         c.channelID,
+		ClientID:          c.clientID,
+		BundleID:          c.bundleID,
+		ConnectionID:      c.id,
+		Audio:             c.audio,
+		Video:             c.video,
+		Metadata:          c.notifyMetadata,
+		Minutes:           int(time.Since(c.createdAt) / time.Minute),
+		TURNTransportType: "udp",
+	}
+	countsLocked(conns, n)
+	return n
+}

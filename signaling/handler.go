@@ -1,0 +1,333 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	sfu "github.com/gosfu/sfu"
+)
+
+// Defaults for Handler options.
+const (
+	DefaultMaxMessageSize = 256 << 10
+	DefaultConnectTimeout = 10 * time.Second
+	writeTimeout          = 10 * time.Second
+)
+
+// Handler is an http.Handler that serves Sora signaling on WebSocket.
+type Handler struct {
+	engine         *sfu.Engine
+	log            *slog.Logger
+	originPatterns []string
+	maxMessageSize int64
+	connectTimeout time.Duration
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithOriginPatterns restricts the pages allowed to connect (host
+// patterns as in path.Match, e.g. "example.com", "*.example.com"). By
+// default any origin is accepted: pages are often served from another
+// port or host.
+func WithOriginPatterns(patterns ...string) Option {
+	return func(h *Handler) { h.originPatterns = patterns }
+}
+
+// WithMaxMessageSize bounds one signaling message (default 256 KiB).
+func WithMaxMessageSize(n int64) Option { return func(h *Handler) { h.maxMessageSize = n } }
+
+// WithConnectTimeout bounds the wait for the connect message after the
+// WebSocket opens (default 10 s).
+func WithConnectTimeout(d time.Duration) Option { return func(h *Handler) { h.connectTimeout = d } }
+
+// WithLogger sets the handler's logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// NewHandler returns a handler that admits clients into engine.
+func NewHandler(engine *sfu.Engine, opts ...Option) *Handler {
+	h := &Handler{
+		engine:         engine,
+		log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		maxMessageSize: DefaultMaxMessageSize,
+		connectTimeout: DefaultConnectTimeout,
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// ServeHTTP upgrades the request to a WebSocket and runs one client's
+// signaling until it ends.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: len(h.originPatterns) == 0,
+		OriginPatterns:     h.originPatterns,
+	})
+	if err != nil {
+		h.log.Debug("websocket accept", "err", err)
+		return
+	}
+	ws.SetReadLimit(-1) // sizes are checked in readMessage, to close with 4490
+	s := &session{h: h, ws: ws, in: make(chan inbound), quit: make(chan struct{})}
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("signaling panic", "panic", p)
+			ws.Close(websocket.StatusInternalError, ReasonInternalError)
+		}
+		s.finish()
+	}()
+	s.serve(r)
+}
+
+// inbound is one message from the reader goroutine: its bytes, or the
+// error that ended reading.
+type inbound struct {
+	data []byte
+	err  error
+}
+
+// protocolError is a bad frame: it closes the socket with 4490 and reason.
+type protocolError struct{ reason string }
+
+func (e *protocolError) Error() string { return "signaling: " + e.reason }
+
+type session struct {
+	h    *Handler
+	ws   *websocket.Conn
+	conn *sfu.Connection
+	in   chan inbound
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+func (s *session) serve(r *http.Request) {
+	s.wg.Add(1)
+	go s.readLoop()
+
+	req, ok := s.awaitConnect()
+	if !ok {
+		return
+	}
+	req.RemoteAddr, req.UserAgent = r.RemoteAddr, r.UserAgent()
+	conn, offer, err := s.h.engine.Connect(r.Context(), req)
+	if err != nil {
+		s.h.log.Info("connect rejected", "err", err, "channel_id", req.ChannelID)
+		s.closeWith(CloseCodeError, errorReason(err))
+		return
+	}
+	s.conn = conn
+	if err := s.write(newOfferMessage(offer)); err != nil {
+		conn.Close(sfu.ReasonTransportClosed)
+		return
+	}
+	s.loop()
+}
+
+// awaitConnect reads the first message, which must be a valid connect.
+func (s *session) awaitConnect() (sfu.ConnectRequest, bool) {
+	timer := time.NewTimer(s.h.connectTimeout)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		s.closeWith(CloseCodeError, ReasonConnectTimeout)
+		return sfu.ConnectRequest{}, false
+	case m := <-s.in:
+		if m.err != nil {
+			s.closeOnReadError(m.err)
+			return sfu.ConnectRequest{}, false
+		}
+		typ, err := messageType(m.data)
+		if err != nil {
+			s.closeOnReadError(err)
+			return sfu.ConnectRequest{}, false
+		}
+		if typ != "connect" {
+			s.closeWith(CloseCodeError, ReasonConnectExpected)
+			return sfu.ConnectRequest{}, false
+		}
+		req, err := parseConnect(m.data)
+		if err != nil {
+			s.closeWith(CloseCodeError, errorReason(err))
+			return sfu.ConnectRequest{}, false
+		}
+		return req, true
+	}
+}
+
+// loop relays engine events to the client and client messages to the
+// engine until either side ends.
+func (s *session) loop() {
+	for {
+		select {
+		case ev := <-s.conn.Events():
+			if msg := eventMessage(ev); msg != nil {
+				if err := s.write(msg); err != nil {
+					s.conn.Close(sfu.ReasonTransportClosed)
+					return
+				}
+			}
+		case <-s.conn.Done():
+			reason := s.conn.CloseReason()
+			s.closeWith(websocket.StatusCode(reason.Code), reason.Reason)
+			return
+		case m := <-s.in:
+			if m.err != nil {
+				s.conn.Close(sfu.ReasonTransportClosed)
+				s.closeOnReadError(m.err)
+				return
+			}
+			if !s.handle(m.data) {
+				return
+			}
+		}
+	}
+}
+
+// handle processes one client message after connect. It reports whether
+// the session goes on.
+func (s *session) handle(data []byte) bool {
+	typ, err := messageType(data)
+	if err != nil {
+		s.conn.Close(sfu.CloseReason{Code: CloseCodeError, Reason: ReasonInvalidJSON})
+		s.closeOnReadError(err)
+		return false
+	}
+	switch typ {
+	case "answer", "re-answer":
+		var m sdpMessage
+		if err := json.Unmarshal(data, &m); err != nil || m.SDP == "" {
+			return s.fail("INVALID-SDP")
+		}
+		if err := s.conn.Answer(m.SDP); err != nil {
+			s.h.log.Info("answer rejected", "err", err, "connection_id", s.conn.ID())
+			if errors.Is(err, sfu.ErrNoOfferPending) {
+				return s.fail(ReasonUnexpectedAnswer)
+			}
+			return s.fail("INVALID-SDP")
+		}
+	case "candidate":
+		var m candidateMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			return s.fail("INVALID-CANDIDATE")
+		}
+		if err := s.conn.AddICECandidate(sfu.ICECandidate{
+			Candidate: m.Candidate, SDPMid: m.SDPMid, SDPMLineIndex: m.SDPMLineIndex, UsernameFragment: m.UsernameFragment,
+		}); err != nil {
+			s.h.log.Debug("candidate ignored", "err", err, "connection_id", s.conn.ID())
+		}
+	case "pong":
+		var m pongMessage
+		_ = json.Unmarshal(data, &m) // stats are optional
+		s.conn.Pong(m.Stats)
+	case "disconnect":
+		s.conn.Close(sfu.ReasonDisconnect)
+		s.closeWith(websocket.StatusNormalClosure, "")
+		return false
+	case "connect":
+		return s.fail(ReasonConnectExpected)
+	default:
+		// Unknown types are ignored, as Sora does.
+	}
+	return true
+}
+
+// fail ends the connection and closes the socket with 4490 and reason.
+func (s *session) fail(reason string) bool {
+	s.conn.Close(sfu.CloseReason{Code: CloseCodeError, Reason: reason})
+	s.closeWith(CloseCodeError, reason)
+	return false
+}
+
+func messageType(data []byte) (string, error) {
+	var e envelope
+	if err := json.Unmarshal(data, &e); err != nil {
+		return "", &protocolError{ReasonInvalidJSON}
+	}
+	return e.Type, nil
+}
+
+func (s *session) closeOnReadError(err error) {
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		s.closeWith(CloseCodeError, pe.reason)
+		return
+	}
+	s.ws.CloseNow()
+}
+
+// closeWith closes the socket with a close frame; codes that cannot be
+// sent in one (1005, 1006) just drop it.
+func (s *session) closeWith(code websocket.StatusCode, reason string) {
+	if code == websocket.StatusNoStatusRcvd || code == websocket.StatusAbnormalClosure || code < 1000 {
+		s.ws.CloseNow()
+		return
+	}
+	if err := s.ws.Close(code, reason); err != nil {
+		s.h.log.Debug("websocket close", "err", err)
+	}
+}
+
+func (s *session) write(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("signaling: marshal: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	return s.ws.Write(ctx, websocket.MessageText, b)
+}
+
+// readLoop reads messages until the socket fails or the session ends.
+func (s *session) readLoop() {
+	defer s.wg.Done()
+	for {
+		data, err := s.readMessage()
+		select {
+		case s.in <- inbound{data: data, err: err}:
+		case <-s.quit:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *session) readMessage() ([]byte, error) {
+	typ, r, err := s.ws.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageText {
+		return nil, &protocolError{ReasonBinaryMessage}
+	}
+	data, err := io.ReadAll(io.LimitReader(r, s.h.maxMessageSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > s.h.maxMessageSize {
+		return nil, &protocolError{ReasonMessageTooLarge}
+	}
+	return data, nil
+}
+
+// finish ends the connection (if any), the socket and the reader.
+func (s *session) finish() {
+	if s.conn != nil {
+		s.conn.Close(sfu.ReasonTransportClosed)
+	}
+	close(s.quit)
+	s.ws.CloseNow()
+	s.wg.Wait()
+}

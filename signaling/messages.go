@@ -1,0 +1,203 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	sfu "github.com/gosfu/sfu"
+)
+
+// Close reasons sent with code 4490 (besides MISSING-<KEY> and
+// INVALID-<KEY> for connect fields).
+const (
+	ReasonInvalidJSON      = "INVALID-JSON"
+	ReasonBinaryMessage    = "BINARY-MESSAGE"
+	ReasonMessageTooLarge  = "MESSAGE-TOO-LARGE"
+	ReasonConnectExpected  = "CONNECT-EXPECTED"
+	ReasonConnectTimeout   = "CONNECT-TIMEOUT"
+	ReasonUnexpectedAnswer = "UNEXPECTED-ANSWER"
+	ReasonAuthRejected     = "AUTH-REJECTED"
+	ReasonLimitExceeded    = "LIMIT-EXCEEDED"
+	ReasonInternalError    = "INTERNAL-ERROR"
+)
+
+// CloseCodeError is the close code for signaling errors.
+const CloseCodeError = 4490
+
+// envelope reads just the type of a message.
+type envelope struct {
+	Type string `json:"type"`
+}
+
+// mediaField is connect's audio or video: a bool or an object.
+type mediaField struct {
+	set   bool
+	value bool
+	obj   struct {
+		CodecType string `json:"codec_type"`
+		BitRate   int    `json:"bit_rate"`
+	}
+}
+
+func (m *mediaField) UnmarshalJSON(b []byte) error {
+	m.set = true
+	switch {
+	case bytes.Equal(b, []byte("true")):
+		m.value = true
+	case bytes.Equal(b, []byte("false")), bytes.Equal(b, []byte("null")):
+		m.value = false
+	default:
+		m.value = true
+		return json.Unmarshal(b, &m.obj)
+	}
+	return nil
+}
+
+func (m mediaField) request() sfu.MediaRequest {
+	if !m.set {
+		return sfu.MediaRequest{}
+	}
+	return sfu.MediaRequest{Disabled: !m.value, CodecType: m.obj.CodecType, BitRate: m.obj.BitRate}
+}
+
+type connectMessage struct {
+	Type                    string          `json:"type"`
+	Role                    string          `json:"role"`
+	ChannelID               string          `json:"channel_id"`
+	ClientID                string          `json:"client_id"`
+	BundleID                string          `json:"bundle_id"`
+	Metadata                json.RawMessage `json:"metadata"`
+	SignalingNotifyMetadata json.RawMessage `json:"signaling_notify_metadata"`
+	Audio                   mediaField      `json:"audio"`
+	Video                   mediaField      `json:"video"`
+	Simulcast               bool            `json:"simulcast"`
+	SimulcastRID            string          `json:"simulcast_rid"`
+	Spotlight               bool            `json:"spotlight"`
+}
+
+// parseConnect decodes a connect message; a wrong JSON type names the key.
+func parseConnect(b []byte) (sfu.ConnectRequest, error) {
+	var m connectMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return sfu.ConnectRequest{}, &sfu.InvalidArgumentError{Key: te.Field, Message: "wrong JSON type"}
+		}
+		return sfu.ConnectRequest{}, err
+	}
+	return sfu.ConnectRequest{
+		ChannelID: m.ChannelID, Role: sfu.Role(m.Role), ClientID: m.ClientID, BundleID: m.BundleID,
+		Metadata: nullToNil(m.Metadata), SignalingNotifyMetadata: nullToNil(m.SignalingNotifyMetadata),
+		Audio: m.Audio.request(), Video: m.Video.request(),
+		Simulcast: m.Simulcast, SimulcastRID: m.SimulcastRID, Spotlight: m.Spotlight,
+	}, nil
+}
+
+func nullToNil(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	return b
+}
+
+// errorReason turns a Connect error into a 4490 reason.
+func errorReason(err error) string {
+	var ia *sfu.InvalidArgumentError
+	switch {
+	case errors.As(err, &ia):
+		key := strings.ToUpper(strings.NewReplacer("_", "-", ".", "-").Replace(ia.Key))
+		if ia.Missing {
+			return "MISSING-" + key
+		}
+		return "INVALID-" + key
+	case errors.Is(err, sfu.ErrRejected):
+		return ReasonAuthRejected
+	case errors.Is(err, sfu.ErrLimitExceeded):
+		return ReasonLimitExceeded
+	}
+	return ReasonInternalError
+}
+
+type offerMessage struct {
+	Type         string            `json:"type"`
+	SDP          string            `json:"sdp"`
+	ConnectionID string            `json:"connection_id"`
+	ClientID     string            `json:"client_id"`
+	BundleID     string            `json:"bundle_id"`
+	ChannelID    string            `json:"channel_id"`
+	Simulcast    bool              `json:"simulcast"`
+	Spotlight    bool              `json:"spotlight"`
+	Mid          map[string]string `json:"mid"`
+	Config       *offerConfig      `json:"config,omitempty"`
+	Metadata     json.RawMessage   `json:"metadata,omitempty"`
+}
+
+type offerConfig struct {
+	ICEServers []sfu.ICEServer `json:"iceServers"`
+}
+
+func newOfferMessage(o sfu.Offer) offerMessage {
+	m := offerMessage{
+		Type: "offer", SDP: o.SDP, ConnectionID: o.ConnectionID, ClientID: o.ClientID,
+		BundleID: o.BundleID, ChannelID: o.ChannelID, Simulcast: o.Simulcast, Spotlight: o.Spotlight,
+		Mid: map[string]string{}, Metadata: o.Metadata,
+	}
+	if o.AudioMid != "" {
+		m.Mid["audio"] = o.AudioMid
+	}
+	if o.VideoMid != "" {
+		m.Mid["video"] = o.VideoMid
+	}
+	if len(o.ICEServers) > 0 {
+		m.Config = &offerConfig{ICEServers: o.ICEServers}
+	}
+	return m
+}
+
+type sdpMessage struct {
+	Type string `json:"type"`
+	SDP  string `json:"sdp"`
+}
+
+type candidateMessage struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex"`
+	UsernameFragment *string `json:"usernameFragment"`
+}
+
+type pongMessage struct {
+	Stats json.RawMessage `json:"stats"`
+}
+
+type pingMessage struct {
+	Type  string `json:"type"`
+	Stats bool   `json:"stats"`
+}
+
+type notifyMessage struct {
+	Type string `json:"type"`
+	*sfu.Notify
+}
+
+type pushMessage struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// eventMessage turns an engine event into the message sent to the client.
+func eventMessage(ev sfu.Event) any {
+	switch ev.Kind {
+	case sfu.EventReOffer:
+		return sdpMessage{Type: "re-offer", SDP: ev.SDP}
+	case sfu.EventNotify:
+		return notifyMessage{Type: "notify", Notify: ev.Notify}
+	case sfu.EventPush:
+		return pushMessage{Type: "push", Data: ev.Push}
+	case sfu.EventPing:
+		return pingMessage{Type: "ping", Stats: ev.PingStats}
+	}
+	return nil
+}
