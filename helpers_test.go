@@ -1,0 +1,154 @@
+package sfu_test
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+
+	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/signaling"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testServer is an engine behind the signaling handler on 127.0.0.1.
+type testServer struct {
+	engine *sfu.Engine
+	http   *httptest.Server
+	url    string
+}
+
+// loopbackOptions restricts ICE to 127.0.0.1.
+func loopbackOptions(o sfu.Options) sfu.Options {
+	o.UDPAddr = "127.0.0.1:0"
+	o.IncludeLoopback = true
+	o.InterfaceFilter = func(name string) bool { return name == "lo" }
+	if os.Getenv("SFU_TEST_LOG") != "" {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return o
+}
+
+func newTestServer(t *testing.T, o sfu.Options, hopts ...signaling.Option) *testServer {
+	t.Helper()
+	engine, err := sfu.NewEngine(loopbackOptions(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(signaling.NewHandler(engine, hopts...))
+	ts := &testServer{engine: engine, http: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := engine.Close(ctx); err != nil {
+			t.Errorf("engine close: %v", err)
+		}
+		srv.Close()
+	})
+	return ts
+}
+
+func testContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// dial connects a client and closes it at the end of the test.
+func dial(t *testing.T, ctx context.Context, cfg client.Config) *client.Client {
+	t.Helper()
+	c, err := client.Dial(ctx, cfg)
+	if err != nil {
+		t.Fatalf("dial %s %s: %v", cfg.Role, cfg.ChannelID, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var (
+	vp8Cap  = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	opusCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+)
+
+// publisher writes synthetic VP8 and Opus packets whose payloads are a
+// function of a counter, so receivers can check every byte.
+type publisher struct {
+	video, audio *webrtc.TrackLocalStaticRTP
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+func newPublisher(t *testing.T, name string) *publisher {
+	t.Helper()
+	v, err := webrtc.NewTrackLocalStaticRTP(vp8Cap, name+"-video", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := webrtc.NewTrackLocalStaticRTP(opusCap, name+"-audio", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &publisher{video: v, audio: a, stop: make(chan struct{})}
+}
+
+func (p *publisher) tracks() []webrtc.TrackLocal { return []webrtc.TrackLocal{p.audio, p.video} }
+
+// start sends a video packet and an audio packet every interval until
+// stopped.
+func (p *publisher) start(t *testing.T, interval time.Duration) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for n := uint32(0); ; n++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			_ = p.video.WriteRTP(&rtp.Packet{
+				Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 3000, Marker: true},
+				Payload: payload(n, 'v', 600),
+			})
+			_ = p.audio.WriteRTP(&rtp.Packet{
+				Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 960},
+				Payload: payload(n, 'a', 80),
+			})
+		}
+	}()
+	t.Cleanup(p.halt)
+}
+
+func (p *publisher) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	p.wg.Wait()
+}
+
+// payload is packet n's payload: a VP8-like first byte, the counter, then
+// a pattern derived from both.
+func payload(n uint32, kind byte, size int) []byte {
+	b := make([]byte, size)
+	b[0] = 0x10
+	b[1] = kind
+	binary.BigEndian.PutUint32(b[2:], n)
+	for i := 6; i < size; i++ {
+		b[i] = byte(n*31 + uint32(i)*7)
+	}
+	return b
+}

@@ -1,0 +1,106 @@
+package sfu_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/client"
+)
+
+// receiver checks that a track's packets are consecutive copies of what
+// the publisher sent.
+type receiver struct {
+	mu   sync.Mutex
+	got  map[webrtc.RTPCodecType]int
+	errs []error
+	want int
+	full chan struct{}
+	once sync.Once
+}
+
+func newReceiver(want int) *receiver {
+	return &receiver{got: map[webrtc.RTPCodecType]int{}, want: want, full: make(chan struct{})}
+}
+
+func (r *receiver) onTrack(t *client.RemoteTrack) {
+	kind := t.Kind()
+	size, tag := 600, byte('v')
+	if kind == webrtc.RTPCodecTypeAudio {
+		size, tag = 80, 'a'
+	}
+	var lastN uint32
+	var lastSeq uint16
+	first := true
+	for {
+		pkt, _, err := t.Track.ReadRTP()
+		if err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(pkt.Payload[2:6])
+		var err2 error
+		switch {
+		case !bytes.Equal(pkt.Payload, payload(n, tag, size)):
+			err2 = fmt.Errorf("%s packet %d: payload differs", kind, n)
+		case !first && n != lastN+1:
+			err2 = fmt.Errorf("%s: packet %d after %d", kind, n, lastN)
+		case !first && pkt.SequenceNumber != lastSeq+1:
+			err2 = fmt.Errorf("%s: sequence number %d after %d", kind, pkt.SequenceNumber, lastSeq)
+		}
+		first, lastN, lastSeq = false, n, pkt.SequenceNumber
+		r.mu.Lock()
+		if err2 != nil {
+			r.errs = append(r.errs, err2)
+		}
+		r.got[kind]++
+		if r.got[webrtc.RTPCodecTypeAudio] >= r.want && r.got[webrtc.RTPCodecTypeVideo] >= r.want {
+			r.once.Do(func() { close(r.full) })
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *receiver) wait(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	select {
+	case <-r.full:
+	case <-ctx.Done():
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		t.Fatalf("%s: got %v packets, want %d of each kind", name, r.got, r.want)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, err := range r.errs {
+		t.Errorf("%s: %v", name, err)
+	}
+}
+
+func TestForwardOnePublisherThreeSubscribers(t *testing.T) {
+	ts := newTestServer(t, sfu.Options{})
+	ctx := testContext(t, 30*time.Second)
+
+	pub := newPublisher(t, "pub")
+	pc := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
+	pub.start(t, 5*time.Millisecond)
+
+	var subs []*receiver
+	for i := range 3 {
+		r := newReceiver(100)
+		c := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: r.onTrack})
+		subs = append(subs, r)
+		_ = c
+		_ = i
+	}
+	for i, r := range subs {
+		r.wait(t, ctx, fmt.Sprintf("subscriber %d", i))
+	}
+	_ = pc
+}

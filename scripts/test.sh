@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the project: go vet, the Go tests with the race
+# detector, a short fuzz run, and the browser tests (sora-js-sdk in
+# Debian's Chromium). Installs what a fresh Debian machine lacks.
+# Test traffic stays on loopback: the Go tests and the browser tests run
+# inside a network namespace that has only "lo" when unshare is allowed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+go mod download
+go vet ./...
+
+in_netns() {
+	if unshare -n true 2>/dev/null; then
+		unshare -n bash -c 'ip link set lo up && "$@"' bash "$@"
+	else
+		echo "test.sh: unshare -n not permitted; running on the host (pion is still restricted to loopback)" >&2
+		"$@"
+	fi
+}
+
+in_netns go test -race -count=1 -timeout 15m ./...
+
+bash e2e/run.sh
