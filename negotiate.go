@@ -10,6 +10,11 @@ import (
 	"github.com/gosfu/sfu/forward"
 )
 
+// renegotiationDelay lets changes that arrive together (a publisher's
+// audio and video tracks start a few milliseconds apart) share one
+// re-offer.
+const renegotiationDelay = 20 * time.Millisecond
+
 type answerRequest struct {
 	sdp    string
 	result chan error
@@ -92,7 +97,7 @@ func (c *Connection) run() {
 	defer ping.Stop()
 	setup := time.NewTimer(opts.SetupTimeout)
 	defer setup.Stop()
-	var answerDeadline <-chan time.Time
+	var answerDeadline, debounce <-chan time.Time
 
 	pending, dirty := true, false // the initial offer awaits its answer
 	for {
@@ -128,6 +133,13 @@ func (c *Connection) run() {
 				pending = c.reoffer()
 			}
 		case <-c.wake:
+			if pending {
+				dirty = true
+			} else if debounce == nil {
+				debounce = time.After(renegotiationDelay)
+			}
+		case <-debounce:
+			debounce = nil
 			if pending {
 				dirty = true
 				continue

@@ -88,7 +88,9 @@ func specForCodec(c webrtc.RTPCodecParameters) (codecSpec, bool) {
 	return codecSpec{}, false
 }
 
-func equalFoldMime(a, b string) bool { return len(a) == len(b) && normalizeCodec(a) == normalizeCodec(b) }
+func equalFoldMime(a, b string) bool {
+	return len(a) == len(b) && normalizeCodec(a) == normalizeCodec(b)
+}
 
 func newMediaEngine(videoCodecs []string) (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}

@@ -1,0 +1,50 @@
+// Package client is a Go client for the Sora-compatible WebSocket signaling
+// spoken by gosfu (and by Shiguredo Sora), built on pion/webrtc v4.
+//
+// It is used by the project's tests, by load generators and by bots. A
+// client opens one WebSocket and one PeerConnection, sends "connect", answers
+// the server's "offer" (the server is always the offerer), trickles its own
+// ICE candidates, answers every "re-offer" strictly in order, replies to
+// "ping" (with pion's statistics when asked) and reports "notify" and "push"
+// messages:
+//
+//	c, err := client.Dial(ctx, client.Config{
+//		URL:       "ws://127.0.0.1:5000/signaling",
+//		ChannelID: "room",
+//		Role:      "sendrecv",
+//		Tracks:    []webrtc.TrackLocal{audioTrack, videoTrack},
+//		OnTrack: func(t *client.RemoteTrack) {
+//			for {
+//				if _, _, err := t.Track.ReadRTP(); err != nil {
+//					return
+//				}
+//			}
+//		},
+//	})
+//	if err != nil {
+//		var ce *client.CloseError
+//		if errors.As(err, &ce) {
+//			log.Printf("rejected: %d %s", ce.Code, ce.Reason)
+//		}
+//		return err
+//	}
+//	defer c.Close()
+//	...
+//	err = c.Disconnect(ctx)
+//
+// Dial returns once the PeerConnection is connected. Everything the server
+// sent is also kept by the client, so that tests can wait for it without
+// sleeping: [Client.WaitNotify], [Client.WaitPush], [Client.WaitReOffers],
+// [Client.WaitRemoteTracks] and the general [Client.Wait].
+//
+// Tracks given in [Config.Tracks] are attached to the transceivers the
+// server named in the offer's "mid" object (never with AddTrack, which could
+// pick another publisher's m-line). Their codec must be one the server
+// offered for that m-line: the server does not transcode, so a VP8 track
+// needs Config.VideoCodecType "VP8".
+//
+// By default ([NewAPI] with LoopbackOnly) all ICE runs on 127.0.0.1 over UDP4,
+// and the STUN/TURN servers of the offer's "config" are ignored unless
+// [Config.UseOfferICEServers] is set, so the client contacts only the
+// signaling URL and the server's own candidates.
+package client

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests: builds cmd/sfu, starts it, and runs
+# e2e/tests/*.test.mjs (sora-js-sdk 2026.1.0 and the demo page in Debian's
+# headless Chromium) against it.
+#
+# Works on a fresh Debian machine as root: installs chromium when missing and
+# the npm packages from e2e/package-lock.json. The server and the browser then
+# run in a network namespace that has only "lo" (when unshare is permitted),
+# so no test traffic leaves the machine.
+#
+# Env: E2E_KEEP_TMP=1 keeps the temporary directory (server binary and log).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+if [ ! -x /usr/bin/chromium ]; then
+	echo "e2e: installing chromium" >&2
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+
+# Network is needed for this, so it happens before entering the namespace.
+(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+
+tmp="$(mktemp -d)"
+if [ "${E2E_KEEP_TMP:-}" != 1 ]; then
+	trap 'rm -rf "$tmp"' EXIT
+fi
+echo "e2e: building cmd/sfu" >&2
+go build -o "$tmp/sfu" ./cmd/sfu
+
+# Runs inside the namespace: start the server, wait for it, run the tests,
+# stop the server, print its log on failure, exit with the test status.
+inner='
+set -u
+ip link set lo up 2>/dev/null || true
+log="$tmp/sfu.log"
+"$tmp/sfu" --listen 127.0.0.1:5000 --api-listen 127.0.0.1:3000 --udp-port 5000 >"$log" 2>&1 &
+pid=$!
+
+stop_server() {
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "e2e: server did not stop within 10 s after SIGTERM; killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+		return 1
+	fi
+	wait "$pid" 2>/dev/null || echo "e2e: server exited with status $? after SIGTERM" >&2
+}
+
+up=0
+for _ in $(seq 1 150); do
+	if ! kill -0 "$pid" 2>/dev/null; then break; fi
+	if node -e "fetch(process.argv[1]).then(() => process.exit(0), () => process.exit(1))" \
+		"http://127.0.0.1:5000/" 2>/dev/null; then
+		up=1
+		break
+	fi
+	sleep 0.2
+done
+if [ "$up" != 1 ]; then
+	echo "e2e: the server exited or did not answer on http://127.0.0.1:5000/ within 30 s" >&2
+	stop_server || true
+	echo "----- server log -----" >&2
+	cat "$log" >&2
+	exit 1
+fi
+
+status=0
+SFU_SIGNALING_URL=ws://127.0.0.1:5000/signaling SFU_HTTP_URL=http://127.0.0.1:5000/ \
+	timeout -k 10 900 node --test --test-concurrency=1 e2e/tests/ || status=$?
+stop_server || true
+if [ "$status" != 0 ]; then
+	echo "----- server log (exit status $status) -----" >&2
+	cat "$log" >&2
+fi
+exit "$status"
+'
+
+export tmp
+status=0
+if unshare -n true 2>/dev/null; then
+	unshare -n bash -c "$inner" || status=$?
+else
+	echo "e2e: unshare -n not permitted; running on the host's loopback" >&2
+	bash -c "$inner" || status=$?
+fi
+if [ "$status" != 0 ] && [ "${E2E_KEEP_TMP:-}" = 1 ]; then
+	echo "e2e: kept $tmp" >&2
+fi
+exit "$status"
