@@ -37,6 +37,9 @@ type config struct {
 	loopback   bool
 	logLevel   string
 	iceServers string
+	// interfaceFilter, when set, gathers candidates on that interface
+	// only (tests use "lo").
+	interfaceFilter string
 }
 
 func main() {
@@ -55,6 +58,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.publicIP, "public-ip", env("SFU_PUBLIC_IP", ""), "public IP to announce when behind 1:1 NAT (SFU_PUBLIC_IP)")
 	fs.BoolVar(&c.loopback, "loopback-candidates", envBool("SFU_LOOPBACK_CANDIDATES", true), "also gather loopback ICE candidates (SFU_LOOPBACK_CANDIDATES)")
 	fs.StringVar(&c.logLevel, "log-level", env("SFU_LOG_LEVEL", "info"), "debug, info, warn or error (SFU_LOG_LEVEL)")
+	fs.StringVar(&c.interfaceFilter, "interface", env("SFU_INTERFACE", ""), "gather ICE candidates on this network interface only (SFU_INTERFACE)")
 	fs.StringVar(&c.iceServers, "ice-servers", env("SFU_ICE_SERVERS", ""), "comma-separated STUN/TURN URLs handed to clients (SFU_ICE_SERVERS)")
 	return c, fs.Parse(args)
 }
@@ -72,7 +76,15 @@ func run(args []string) error {
 		return fmt.Errorf("log level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, c, log, nil)
+}
 
+// serve runs the server until ctx is done, then closes every connection
+// (clients see close code 1001) and returns once all goroutines ended. If
+// ready is not nil, it receives the signaling address once listening.
+func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Addr) error {
 	opts := sfu.Options{
 		Logger:          log,
 		UDPAddr:         net.JoinHostPort("", strconv.Itoa(c.udpPort)),
@@ -83,6 +95,10 @@ func run(args []string) error {
 	}
 	if c.iceServers != "" {
 		opts.ICEServers = []sfu.ICEServer{{URLs: strings.Split(c.iceServers, ",")}}
+	}
+	if c.interfaceFilter != "" {
+		keep := c.interfaceFilter
+		opts.InterfaceFilter = func(name string) bool { return name == keep }
 	}
 	engine, err := sfu.NewEngine(opts)
 	if err != nil {
@@ -100,12 +116,14 @@ func run(args []string) error {
 	srv := &http.Server{Addr: c.listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
+		engine.Close(context.Background())
 		return err
 	}
 	log.Info("gosfu listening", "signaling", "ws://"+ln.Addr().String()+"/signaling", "udp", engine.UDPAddr())
+	if ready != nil {
+		ready <- ln.Addr()
+	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
