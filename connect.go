@@ -23,14 +23,14 @@ func (e *Engine) Connect(ctx context.Context, req ConnectRequest) (*Connection, 
 	if e.opts.Authenticate != nil {
 		d, err := e.opts.Authenticate(ctx, &req)
 		if err != nil {
-			return nil, Offer{}, fmt.Errorf("%w: %w", ErrRejected, err)
+			return nil, Offer{}, &RejectedError{Reason: "AUTH-ERROR", Err: err}
 		}
 		if !d.Allow {
 			reason := d.Reason
 			if reason == "" {
 				reason = "AUTH-REJECTED"
 			}
-			return nil, Offer{}, fmt.Errorf("%w: %s", ErrRejected, reason)
+			return nil, Offer{}, &RejectedError{Reason: reason}
 		}
 		authMetadata = d.Metadata
 	}

@@ -52,6 +52,23 @@ func invalid(key, format string, args ...any) error {
 	return &InvalidArgumentError{Key: key, Message: fmt.Sprintf(format, args...)}
 }
 
+// RejectedError is returned by Engine.Connect when the Authenticate hook
+// rejected the request. It matches ErrRejected with errors.Is.
+type RejectedError struct {
+	Reason string // shown to the client, e.g. "AUTH-REJECTED"
+	Err    error  // the hook's error, if it failed
+}
+
+func (e *RejectedError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("sfu: connection rejected: %s: %v", e.Reason, e.Err)
+	}
+	return "sfu: connection rejected: " + e.Reason
+}
+
+// Unwrap makes errors.Is(err, ErrRejected) true.
+func (e *RejectedError) Unwrap() []error { return []error{ErrRejected, e.Err} }
+
 // CloseReason says why a connection ended. Code follows WebSocket close
 // codes, because that is what Sora clients are shown.
 type CloseReason struct {

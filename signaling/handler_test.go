@@ -240,3 +240,24 @@ func TestDisconnectClosesAtOnce(t *testing.T) {
 		t.Errorf("disconnect took %v, want the server to close at once", d)
 	}
 }
+
+func TestAuthenticateRejects(t *testing.T) {
+	url := newServer(t, sfu.Options{Authenticate: func(ctx context.Context, req *sfu.ConnectRequest) (sfu.Decision, error) {
+		if string(req.Metadata) != `{"access_token":"secret"}` {
+			return sfu.Decision{Reason: "BAD-TOKEN"}, nil
+		}
+		return sfu.Decision{Allow: true}, nil
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := client.Dial(ctx, client.Config{URL: url, ChannelID: "c", Role: "recvonly", Metadata: map[string]string{"access_token": "wrong"}})
+	var ce *client.CloseError
+	if !errors.As(err, &ce) || ce.Code != signaling.CloseCodeError || ce.Reason != "BAD-TOKEN" {
+		t.Fatalf("dial with a bad token: %v, want close 4490 BAD-TOKEN", err)
+	}
+	c, err := client.Dial(ctx, client.Config{URL: url, ChannelID: "c", Role: "recvonly", Metadata: map[string]string{"access_token": "secret"}})
+	if err != nil {
+		t.Fatalf("dial with the right token: %v", err)
+	}
+	c.Close()
+}

@@ -105,7 +105,10 @@ func nullToNil(b json.RawMessage) json.RawMessage {
 // errorReason turns a Connect error into a 4490 reason.
 func errorReason(err error) string {
 	var ia *sfu.InvalidArgumentError
+	var rej *sfu.RejectedError
 	switch {
+	case errors.As(err, &rej):
+		return rej.Reason
 	case errors.As(err, &ia):
 		key := strings.ToUpper(strings.NewReplacer("_", "-", ".", "-").Replace(ia.Key))
 		if ia.Missing {
