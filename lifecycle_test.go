@@ -17,24 +17,26 @@ import (
 
 // router hands each remote track to the receiver of its publisher.
 type router struct {
+	want int // packets of each kind a receiver waits for
 	mu   sync.Mutex
 	recv map[string]*receiver
 }
 
-func newRouter() *router { return &router{recv: map[string]*receiver{}} }
+func newRouter() *router { return &router{want: 20, recv: map[string]*receiver{}} }
 
-func (rt *router) expect(connID string, want int) *receiver {
+// from returns the receiver for the publisher with that connection id.
+func (rt *router) from(connID string) *receiver {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	r := rt.recv[connID]
 	if r == nil {
-		r = newReceiver(want)
+		r = newReceiver(rt.want)
 		rt.recv[connID] = r
 	}
 	return r
 }
 
-func (rt *router) onTrack(t *client.RemoteTrack) { rt.expect(t.ConnectionID, 20).onTrack(t) }
+func (rt *router) onTrack(t *client.RemoteTrack) { rt.from(t.ConnectionID).onTrack(t) }
 
 // mediaSections parses an SDP and returns its m-lines' msid stream ids
 // ("" for none) and whether each is active (not inactive, port not 0).
@@ -78,7 +80,7 @@ func TestPublisherJoinsAfterSubscriberAndLeaves(t *testing.T) {
 	pub := newPublisher(t, "pub")
 	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
 	pub.start(t, 5*time.Millisecond)
-	rt.expect(p.ConnectionID(), 20).wait(t, ctx, "subscriber")
+	rt.from(p.ConnectionID()).wait(t, ctx, "subscriber")
 	if got := activeStreams(t, sub.RemoteSDP())[p.ConnectionID()]; got != 2 {
 		t.Fatalf("subscriber SDP has %d active m-lines of the publisher, want 2", got)
 	}
@@ -123,8 +125,8 @@ func TestSendrecvPairExchangesMedia(t *testing.T) {
 	b := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "pair", Role: "sendrecv", VideoCodecType: "VP8", Tracks: pubB.tracks(), OnTrack: rtB.onTrack})
 	pubB.start(t, 5*time.Millisecond)
 
-	rtA.expect(b.ConnectionID(), 20).wait(t, ctx, "a receiving b")
-	rtB.expect(a.ConnectionID(), 20).wait(t, ctx, "b receiving a")
+	rtA.from(b.ConnectionID()).wait(t, ctx, "a receiving b")
+	rtB.from(a.ConnectionID()).wait(t, ctx, "b receiving a")
 	for name, c := range map[string]*client.Client{"a": a, "b": b} {
 		if got := activeStreams(t, c.RemoteSDP())[c.ConnectionID()]; got != 0 {
 			t.Errorf("%s is offered its own media (%d m-lines)", name, got)
@@ -144,7 +146,7 @@ func TestChurnKeepsSubscriberSDPBounded(t *testing.T) {
 		pub := newPublisher(t, fmt.Sprintf("p%d", i))
 		p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "churn", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
 		pub.start(t, 5*time.Millisecond)
-		rt.expect(p.ConnectionID(), 20).wait(t, ctx, fmt.Sprintf("round %d", i))
+		rt.from(p.ConnectionID()).wait(t, ctx, fmt.Sprintf("round %d", i))
 		streams, _ := mediaSections(t, sub.RemoteSDP())
 		maxLines = max(maxLines, len(streams))
 

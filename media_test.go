@@ -88,19 +88,52 @@ func TestForwardOnePublisherThreeSubscribers(t *testing.T) {
 	ctx := testContext(t, 30*time.Second)
 
 	pub := newPublisher(t, "pub")
-	pc := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
+	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
 	pub.start(t, 5*time.Millisecond)
 
-	var subs []*receiver
-	for i := range 3 {
-		r := newReceiver(100)
-		c := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: r.onTrack})
-		subs = append(subs, r)
-		_ = c
-		_ = i
+	// The subscribers join while the publisher is already sending.
+	var routers []*router
+	for range 3 {
+		rt := newRouter()
+		rt.want = 100
+		dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: rt.onTrack})
+		routers = append(routers, rt)
 	}
-	for i, r := range subs {
-		r.wait(t, ctx, fmt.Sprintf("subscriber %d", i))
+	for i, rt := range routers {
+		// Tracks are routed by msid stream id: receiving at all proves
+		// it is the publisher's connection id.
+		rt.from(p.ConnectionID()).wait(t, ctx, fmt.Sprintf("subscriber %d", i))
 	}
-	_ = pc
+}
+
+func TestVideoCodecs(t *testing.T) {
+	caps := map[string]webrtc.RTPCodecCapability{
+		"VP8": vp8Cap,
+		"VP9": {MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"},
+		"AV1": {MimeType: webrtc.MimeTypeAV1, ClockRate: 90000},
+		"H264": {MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+	}
+	ts := newTestServer(t, sfu.Options{})
+	for name, cp := range caps {
+		t.Run(name, func(t *testing.T) {
+			ctx := testContext(t, 20*time.Second)
+			pub := newPublisher(t, "pub")
+			video, err := webrtc.NewTrackLocalStaticRTP(cp, "pub-video", "pub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub.video = video
+			p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: name, Role: "sendonly", VideoCodecType: name, Tracks: pub.tracks()})
+			pub.start(t, 5*time.Millisecond)
+			rt := newRouter()
+			sub := dial(t, ctx, client.Config{URL: ts.url, ChannelID: name, Role: "recvonly", OnTrack: rt.onTrack})
+			rt.from(p.ConnectionID()).wait(t, ctx, "subscriber")
+			for _, tr := range sub.RemoteTracks() {
+				if tr.Kind() == webrtc.RTPCodecTypeVideo && tr.MimeType() != cp.MimeType {
+					t.Errorf("subscriber got %s, want %s", tr.MimeType(), cp.MimeType)
+				}
+			}
+		})
+	}
 }
