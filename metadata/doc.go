@@ -1,0 +1,9 @@
+// Package metadata keeps the signaling-notify metadata of a channel's
+// connections: the per-participant state (a name, a muted microphone, a
+// raised hand) that clients set at connect with signaling_notify_metadata
+// and that the management API reads and changes.
+//
+// A Store is pure logic: it knows nothing of WebRTC. The engine seeds it
+// at connect, shows its values in notifies, and builds the push messages
+// with [PushData] when an API change asks for one.
+package metadata
