@@ -67,6 +67,7 @@ type Client struct {
 	pushes       []json.RawMessage
 	tracks       []*RemoteTrack
 	reOffers     int
+	remoteSDP    string // the last offer or re-offer answered
 	closeErr     *CloseError
 	endErr       error
 	stopped      bool // no new track goroutines
@@ -174,18 +175,12 @@ func (c *Client) PeerConnection() *webrtc.PeerConnection {
 	return c.pc
 }
 
-// RemoteSDP returns the SDP of the current remote description (the last
-// offer or re-offer applied), or "" before the offer.
+// RemoteSDP returns the last offer or re-offer answered, as the server
+// sent it, or "" before the offer.
 func (c *Client) RemoteSDP() string {
-	if pc := c.PeerConnection(); pc != nil {
-		if d := pc.CurrentRemoteDescription(); d != nil {
-			return d.SDP
-		}
-		if d := pc.RemoteDescription(); d != nil {
-			return d.SDP
-		}
-	}
-	return ""
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remoteSDP
 }
 
 // LocalSDP returns the SDP of the current local description (the last

@@ -39,6 +39,7 @@ func (c *Client) handleOffer(data []byte) error {
 	c.pc = pc
 	c.offer = o
 	c.haveOffer = true
+	c.remoteSDP = o.SDP
 	c.bump()
 	c.mu.Unlock()
 
@@ -95,7 +96,8 @@ func (c *Client) handleReOffer(typ, offer string) error {
 		c.log.Debug("ignoring re-offer before the offer")
 		return nil
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+	remote := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: inactiveAsRecvonly(offer)}
+	if err := pc.SetRemoteDescription(remote); err != nil {
 		return fmt.Errorf("client: SetRemoteDescription(%s): %w", typ, err)
 	}
 	answer, err := c.answer(pc)
@@ -110,6 +112,7 @@ func (c *Client) handleReOffer(typ, offer string) error {
 		return fmt.Errorf("client: send %s: %w", reply, err)
 	}
 	c.mu.Lock()
+	c.remoteSDP = offer
 	c.reOffers++
 	c.bump()
 	c.mu.Unlock()
@@ -117,6 +120,18 @@ func (c *Client) handleReOffer(typ, offer string) error {
 		c.dispatch.push(func() { f(offer) })
 	}
 	return nil
+}
+
+// inactiveAsRecvonly rewrites the a=inactive m-lines of a re-offer as
+// a=recvonly before pion applies it. Both mean "the server sends nothing
+// here", and pion answers both with a=inactive when it sends nothing
+// either. It works around pion v4.2.26: SetRemoteDescription stops the
+// transceiver of every inactive m-line, including the fresh receiver pion
+// put there after the previous stop, so an m-line that stayed inactive for
+// two re-offers can never receive again when the server reuses it
+// ("RTPReceiver Receive failed EOF"). Chrome has no such problem.
+func inactiveAsRecvonly(sdp string) string {
+	return strings.ReplaceAll(sdp, "\r\na=inactive\r\n", "\r\na=recvonly\r\n")
 }
 
 // handlePing answers a ping, with pion's statistics when asked.
