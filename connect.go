@@ -22,6 +22,7 @@ func (e *Engine) Connect(ctx context.Context, req ConnectRequest) (*Connection, 
 	var authMetadata []byte
 	if e.opts.Authenticate != nil {
 		d, err := e.opts.Authenticate(ctx, &req)
+		e.stats.AuthResult(d.Allow, err)
 		if err != nil {
 			return nil, Offer{}, &RejectedError{Reason: "AUTH-ERROR", Err: err}
 		}
@@ -41,6 +42,13 @@ func (e *Engine) Connect(ctx context.Context, req ConnectRequest) (*Connection, 
 	if c.room, err = e.join(c); err != nil {
 		c.pc.Close()
 		return nil, Offer{}, err
+	}
+	// Only a connection in a channel reacts to its PeerConnection.
+	c.pc.OnConnectionStateChange(c.onConnectionState)
+	c.pc.OnTrack(c.onTrack)
+	// Validated above, so seeding cannot fail on size or syntax.
+	if err := c.room.meta.Seed(c.id, req.SignalingNotifyMetadata); err != nil {
+		c.log.Warn("seed metadata", "err", err)
 	}
 	offer, err := c.initialOffer(ctx)
 	if err != nil {
@@ -62,7 +70,7 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 		channelID: req.ChannelID, role: req.Role,
 		audio: !req.Audio.Disabled, video: !req.Video.Disabled,
 		simulcast: req.Simulcast, spotlight: req.Spotlight,
-		metadata: req.Metadata, notifyMetadata: req.SignalingNotifyMetadata,
+		metadata:  req.Metadata,
 		createdAt: time.Now(),
 		events:    make(chan Event, e.opts.EventQueueSize),
 		runDone:   make(chan struct{}),
@@ -91,8 +99,6 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 		pc.Close()
 		return nil, fmt.Errorf("sfu: add transceivers: %w", err)
 	}
-	pc.OnConnectionStateChange(c.onConnectionState)
-	pc.OnTrack(c.onTrack)
 	return c, nil
 }
 
@@ -152,23 +158,53 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		},
 	})
 	c.log.Info("track published", "kind", t.Kind().String(), "codec", t.Codec().MimeType, "ssrc", ssrc)
-	c.engine.goTracked(func() { drainRTCP(recv) })
+	c.engine.goTracked(func() { readReceiverRTCP(recv, src) })
+	ended := make(chan struct{})
+	c.engine.goTracked(func() { c.sendReceiverReports(src, ended) })
 	c.engine.goTracked(func() {
+		defer close(ended)
+		c.engine.stats.AddReceived(src)
 		c.room.publish(c, src)
 		if err := src.Run(t); err != nil {
 			c.log.Debug("track ended", "err", err)
 		}
 		c.room.unpublish(src)
+		c.engine.stats.RemoveReceived(src)
 	})
 }
 
-// drainRTCP reads a receiver's RTCP until it stops, so pion's buffers
-// never fill. Sender reports are not used yet.
-func drainRTCP(r *webrtc.RTPReceiver) {
-	buf := make([]byte, 1500)
+// readReceiverRTCP reads a receiver's RTCP until it stops, so pion's
+// buffers never fill, and records the publisher's sender reports for the
+// LSR/DLSR fields of our receiver reports.
+func readReceiverRTCP(r *webrtc.RTPReceiver, src *forward.Source) {
 	for {
-		if _, _, err := r.Read(buf); err != nil {
+		pkts, _, err := r.ReadRTCP()
+		if err != nil {
 			return
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				src.OnSenderReport(sr)
+			}
+		}
+	}
+}
+
+// sendReceiverReports sends the publisher a receiver report (loss,
+// jitter) for src every rtcpReportInterval until the track ends.
+func (c *Connection) sendReceiverReports(src *forward.Source, ended <-chan struct{}) {
+	t := time.NewTicker(rtcpReportInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ended:
+			return
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			if rr, ok := src.ReceptionReport(); ok {
+				_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{rr}}})
+			}
 		}
 	}
 }

@@ -26,7 +26,7 @@ type Connection struct {
 	role                              Role
 	audio, video                      bool
 	simulcast, spotlight              bool
-	metadata, notifyMetadata          json.RawMessage
+	metadata                          json.RawMessage
 	createdAt                         time.Time
 	videoCodec                        codecSpec
 
@@ -163,7 +163,11 @@ func isMDNSCandidate(c string) bool {
 // Pong records the client's answer to a ping. stats is the client's
 // RTCStats report when the ping asked for it.
 func (c *Connection) Pong(stats json.RawMessage) {
-	c.lastPong.Store(time.Now().UnixNano())
+	now := time.Now()
+	c.lastPong.Store(now.UnixNano())
+	if len(stats) > 0 && c.engine.remote.Put(c.channelID, c.id, stats, now) && c.ctx.Err() != nil {
+		c.engine.remote.Delete(c.id) // teardown may have run since
+	}
 }
 
 // Push sends application data to the client.
@@ -184,7 +188,10 @@ func (c *Connection) teardown() {
 	c.room.remove(c)
 	for src, sub := range c.subs {
 		src.RemoveDownTrack(sub.dt)
+		c.engine.stats.RemoveSent(sub.dt)
 	}
+	c.engine.remote.Delete(c.id)
+	c.engine.stats.ConnectionDestroyed(c.isConnected(), time.Since(time.Unix(0, c.connectedAt.Load())))
 	if err := c.pc.Close(); err != nil {
 		c.log.Debug("close peer connection", "err", err)
 	}

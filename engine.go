@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/gosfu/sfu/stats"
 )
 
 // Engine is an SFU: it owns channels and the connections in them. Create
@@ -27,6 +30,9 @@ type Engine struct {
 	closed bool
 
 	wg sync.WaitGroup // every goroutine the engine starts
+
+	stats  *stats.Collector  // GetStatsReport counters
+	remote stats.RemoteStore // clients' latest RTCStats
 }
 
 // New returns an engine configured by opts. It panics only if the UDP
@@ -54,7 +60,7 @@ func NewEngine(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: %w", err)
 	}
-	return &Engine{opts: opts, log: opts.Logger, api: api, mux: mux, rooms: map[string]*room{}}, nil
+	return &Engine{opts: opts, log: opts.Logger, api: api, mux: mux, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
 }
 
 // UDPAddr returns the local address of the UDP socket all peers share.
@@ -138,10 +144,12 @@ func (e *Engine) join(c *Connection) (*room, error) {
 		}
 		r = newRoom(e, c.channelID)
 		e.rooms[c.channelID] = r
+		e.stats.SessionCreated()
 	}
 	if err := r.add(c, e.opts.MaxConnectionsPerChannel); err != nil {
 		return nil, err
 	}
+	e.stats.ConnectionCreated()
 	return r, nil
 }
 
@@ -151,6 +159,7 @@ func (e *Engine) dropIfEmpty(r *room) {
 	defer e.mu.Unlock()
 	if e.rooms[r.id] == r && r.empty() {
 		delete(e.rooms, r.id)
+		e.stats.SessionDestroyed()
 	}
 }
 
@@ -182,6 +191,10 @@ func (e *Engine) validate(req *ConnectRequest) error {
 		return invalid("metadata", "larger than %d bytes", e.opts.MaxMetadataSize)
 	case len(req.SignalingNotifyMetadata) > e.opts.MaxMetadataSize:
 		return invalid("signaling_notify_metadata", "larger than %d bytes", e.opts.MaxMetadataSize)
+	case len(req.Metadata) > 0 && !json.Valid(req.Metadata):
+		return invalid("metadata", "not valid JSON")
+	case len(req.SignalingNotifyMetadata) > 0 && !json.Valid(req.SignalingNotifyMetadata):
+		return invalid("signaling_notify_metadata", "not valid JSON")
 	}
 	if req.Audio.CodecType != "" && normalizeCodec(req.Audio.CodecType) != opusSpec.name {
 		return invalid("audio.codec_type", "%q is not supported (OPUS)", req.Audio.CodecType)

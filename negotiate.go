@@ -97,6 +97,8 @@ func (c *Connection) run() {
 	defer ping.Stop()
 	setup := time.NewTimer(opts.SetupTimeout)
 	defer setup.Stop()
+	reports := time.NewTicker(rtcpReportInterval)
+	defer reports.Stop()
 	var answerDeadline, debounce <-chan time.Time
 
 	pending, dirty := true, false // the initial offer awaits its answer
@@ -108,6 +110,8 @@ func (c *Connection) run() {
 			if !c.isConnected() {
 				c.Close(ReasonSetupTimeout)
 			}
+		case <-reports.C:
+			c.sendSenderReports()
 		case <-ping.C:
 			if time.Since(time.Unix(0, c.lastPong.Load())) > pongMissesBeforeClose*opts.PingInterval {
 				c.Close(ReasonPongTimeout)
@@ -153,8 +157,12 @@ func (c *Connection) run() {
 }
 
 func (c *Connection) applyAnswer(sdp string) error {
+	reanswer := c.pc.CurrentRemoteDescription() != nil
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		return err
+	}
+	if reanswer {
+		c.engine.stats.ConnectionUpdated()
 	}
 	// Slots stopped in the offer just answered are now free to reuse.
 	for _, s := range c.slots {
@@ -251,12 +259,14 @@ func (c *Connection) subscribe(src *forward.Source) error {
 	s.sub, s.reusable = sub, false
 	c.subs[src] = sub
 	src.AddDownTrack(dt)
-	c.engine.goTracked(func() { readSenderRTCP(sender, src) })
+	c.engine.stats.AddSent(dt)
+	c.engine.goTracked(func() { readSenderRTCP(sender, dt) })
 	return nil
 }
 
 func (c *Connection) unsubscribe(src *forward.Source, sub *subscription) error {
-	src.RemoveDownTrack(sub.dt)
+	sub.dt.Detach()
+	c.engine.stats.RemoveSent(sub.dt)
 	delete(c.subs, src)
 	sub.slot.sub = nil
 	return c.pc.RemoveTrack(sub.sender)
@@ -272,18 +282,41 @@ func (c *Connection) reusableSlot(kind webrtc.RTPCodecType) *slot {
 }
 
 // readSenderRTCP turns a subscriber's PLI and FIR into a key-frame request
-// to the publisher, until the sender stops.
-func readSenderRTCP(sender *webrtc.RTPSender, src *forward.Source) {
+// to the publisher (throttled per source) and answers its NACKs from the
+// source history, until the sender stops.
+func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack) {
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
 			return
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				src.RequestKeyFrame()
+				dt.RequestKeyFrame()
+			case *rtcp.TransportLayerNack:
+				dt.HandleNACK(p)
 			}
 		}
+	}
+}
+
+// rtcpReportInterval is how often sender reports go to subscribers and
+// receiver reports to publishers.
+const rtcpReportInterval = time.Second
+
+// sendSenderReports sends one compound RTCP packet with a sender report
+// for every down-track that has sent media. Runs in the run goroutine,
+// which owns c.subs.
+func (c *Connection) sendSenderReports() {
+	now := time.Now()
+	var pkts []rtcp.Packet
+	for _, sub := range c.subs {
+		if sr, ok := sub.dt.SenderReport(now); ok {
+			pkts = append(pkts, sr)
+		}
+	}
+	if len(pkts) > 0 {
+		_ = c.pc.WriteRTCP(pkts)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gosfu/sfu/forward"
+	"github.com/gosfu/sfu/metadata"
 )
 
 // publication is one track a connection publishes into its room.
@@ -24,9 +25,14 @@ type room struct {
 	mu    sync.Mutex
 	conns []*Connection // in join order
 	pubs  []publication
+	// meta is the connections' signaling-notify metadata. Changes are
+	// made under mu, so pushes leave in the order of the changes.
+	meta *metadata.Store
 }
 
-func newRoom(e *Engine, id string) *room { return &room{engine: e, id: id} }
+func newRoom(e *Engine, id string) *room {
+	return &room{engine: e, id: id, meta: metadata.NewStore(e.opts.MaxMetadataSize)}
+}
 
 func (r *room) add(c *Connection, limit int) error {
 	r.mu.Lock()
@@ -160,12 +166,13 @@ func (r *room) markConnected(c *Connection) {
 	if !slices.Contains(r.conns, c) || !c.setConnected() {
 		return
 	}
+	r.engine.stats.ConnectionConnected(time.Unix(0, c.connectedAt.Load()).Sub(c.createdAt))
 	conns := r.connectedLocked()
 	self := c.notify("connection.created", conns)
 	self.Data = make([]NotifyEntry, 0, len(conns)-1)
 	for _, o := range conns {
 		if o != c {
-			self.Data = append(self.Data, NotifyEntry{ConnectionID: o.id, ClientID: o.clientID, Metadata: o.notifyMetadata})
+			self.Data = append(self.Data, NotifyEntry{ConnectionID: o.id, ClientID: o.clientID, Metadata: r.meta.Get(o.id)})
 		}
 	}
 	c.emit(Event{Kind: EventNotify, Notify: self})
@@ -200,6 +207,7 @@ func (r *room) remove(c *Connection) {
 			o.emit(Event{Kind: EventNotify, Notify: c.notify("connection.destroyed", conns)})
 		}
 	}
+	r.meta.Remove(c.id)
 	var subs []*Connection
 	if hadPubs {
 		subs = r.receiversLocked(c)
@@ -223,7 +231,7 @@ func (c *Connection) notify(eventType string, conns []*Connection) *Notify {
 		ConnectionID:      c.id,
 		Audio:             c.audio,
 		Video:             c.video,
-		Metadata:          c.notifyMetadata,
+		Metadata:          c.room.meta.Get(c.id),
 		Minutes:           int(time.Since(c.createdAt) / time.Minute),
 		TURNTransportType: "udp",
 	}

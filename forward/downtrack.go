@@ -3,6 +3,7 @@ package forward
 import (
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pion/rtp"
@@ -20,64 +21,133 @@ type binding struct {
 	writer      webrtc.TrackLocalWriter
 }
 
+// segment maps one continuous run of forwarded packets: down-track
+// sequence number = source sequence number + snOff (mod 2^16), same for
+// timestamps. A new segment starts at every layer switch, resume or new
+// binding; NACKs are mapped back through the segment they fall into.
+type segment struct {
+	downStart uint16
+	snOff     uint16
+	tsOff     uint32
+	src       *Source
+}
+
+const maxSegments = 4 // older segments are past any useful NACK
+
 // DownTrack is one subscriber's copy of a [Source]. It implements
 // webrtc.TrackLocal, so it is added to the subscriber's PeerConnection like
-// any local track, and it rewrites SSRC and payload type for that
-// subscriber.
+// any local track. It rewrites SSRC, payload type, sequence numbers and
+// timestamps so that the subscriber sees one continuous stream across
+// layer switches ([DownTrack.SwitchTo]) and pauses ([Policy]).
 type DownTrack struct {
-	source *Source
+	id, streamID string
+	kind         webrtc.RTPCodecType
+	codec        webrtc.RTPCodecParameters
+	clockRate    uint32
+
 	bound  atomic.Pointer[binding]
+	policy atomic.Pointer[Policy]
+	// cur is the source forwarded now; pending is the one SwitchTo asked
+	// for, taken over at its next key frame. Written under mu, read
+	// without it by the RTCP path.
+	cur, pending atomic.Pointer[Source]
 
-	// hdr is the outgoing header. It is owned by the DownTrack (never a
-	// stack copy handed to pion) and written only by the source's
-	// forwarding goroutine.
-	hdr rtp.Header
-
-	packets atomic.Uint64
-	bytes   atomic.Uint64
+	// mu serialises writes: during a switch two sources' goroutines call
+	// writeRTP, and NACK answers come from the RTCP goroutine. It is held
+	// across the pion write (the header it passes is owned by the
+	// DownTrack) and never by the control plane.
+	mu          sync.Mutex
+	hdr         rtp.Header
+	bnd         *binding // binding the current segment was started for
+	needKey     bool     // drop until a key frame (video only)
+	waitSince   int64    // when needKey was set (monoNow), 0 if not yet
+	resync      bool     // start a new segment at the next forwarded packet
+	paused      bool     // last policy state seen by the hot path
+	firstSrcSN  uint16   // source SN the current segment started at
+	snOff       uint16
+	tsOff       uint32
+	lastSN      uint16 // highest sequence number sent
+	lastTS      uint32 // its timestamp
+	lastAt      int64  // its arrival (monoNow)
+	segs        [maxSegments]segment
+	segHead     int // index of the newest segment
+	packets     uint64
+	octets      uint64
+	retransmits uint64
+	rtxHdr      rtp.Header
+	nackBuf     [MaxPacketSize]byte
 }
 
 // NewDownTrack returns a down-track for src. Attach it with
 // src.AddDownTrack once it has been added to a PeerConnection.
 func NewDownTrack(src *Source) *DownTrack {
-	return &DownTrack{source: src}
+	d := &DownTrack{
+		id: src.cfg.ID, streamID: src.cfg.StreamID, kind: src.cfg.Kind,
+		codec: src.cfg.Codec, clockRate: src.clockRate,
+		needKey: src.cfg.Kind == webrtc.RTPCodecTypeVideo, resync: true,
+	}
+	d.cur.Store(src)
+	d.policy.Store(&Policy{})
+	return d
 }
 
-// Source returns the source this down-track copies.
-func (d *DownTrack) Source() *Source { return d.source }
+// Source returns the source this down-track forwards now.
+func (d *DownTrack) Source() *Source { return d.cur.Load() }
+
+// Policy returns the forwarding policy the down-track obeys.
+func (d *DownTrack) Policy() *Policy { return d.policy.Load() }
+
+// SetPolicy makes the down-track obey p, typically shared by the audio
+// and video down-tracks of one (receiver, sender) pair.
+func (d *DownTrack) SetPolicy(p *Policy) { d.policy.Store(p) }
 
 // ID implements webrtc.TrackLocal: the publisher's track id.
-func (d *DownTrack) ID() string { return d.source.cfg.ID }
+func (d *DownTrack) ID() string { return d.id }
 
 // RID implements webrtc.TrackLocal. Down-tracks are never simulcast.
 func (d *DownTrack) RID() string { return "" }
 
 // StreamID implements webrtc.TrackLocal: the publisher's connection id.
-func (d *DownTrack) StreamID() string { return d.source.cfg.StreamID }
+func (d *DownTrack) StreamID() string { return d.streamID }
 
 // Kind implements webrtc.TrackLocal.
-func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.source.cfg.Kind }
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
 
-// Packets returns the number of packets written to the subscriber.
-func (d *DownTrack) Packets() uint64 { return d.packets.Load() }
+// Packets returns the number of packets written to the subscriber,
+// retransmissions excluded.
+func (d *DownTrack) Packets() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.packets
+}
 
 // Bytes returns the number of payload bytes written to the subscriber.
-func (d *DownTrack) Bytes() uint64 { return d.bytes.Load() }
+func (d *DownTrack) Bytes() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.octets
+}
+
+// Retransmits returns the number of packets resent to answer NACKs.
+func (d *DownTrack) Retransmits() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.retransmits
+}
 
 // Bind implements webrtc.TrackLocal. pion calls it when the subscriber's
 // sender starts; it picks the subscriber's payload type for the publisher's
 // codec.
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	want := d.source.cfg.Codec
 	for _, c := range ctx.CodecParameters() {
-		if sameCodec(c.RTPCodecCapability, want.RTPCodecCapability) {
+		if sameCodec(c.RTPCodecCapability, d.codec.RTPCodecCapability) {
 			d.bound.Store(&binding{
 				ssrc:        uint32(ctx.SSRC()),
 				payloadType: uint8(c.PayloadType),
 				writer:      ctx.WriteStream(),
 			})
 			// A new subscriber needs a key frame to start decoding.
-			d.source.RequestKeyFrame()
+			d.RequestKeyFrame()
 			return c, nil
 		}
 	}
@@ -90,25 +160,176 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// writeRTP rewrites h for this subscriber and sends it with payload.
-// Called only from the source's forwarding goroutine.
-func (d *DownTrack) writeRTP(h *rtp.Header, payload []byte) {
+// RequestKeyFrame asks the source being switched to, or else the current
+// one, for a key frame (throttled per source).
+func (d *DownTrack) RequestKeyFrame() {
+	if s := d.pending.Load(); s != nil {
+		s.RequestKeyFrame()
+	} else if s := d.cur.Load(); s != nil {
+		s.RequestKeyFrame()
+	}
+}
+
+// SwitchTo makes the down-track forward target instead of its current
+// source, from target's next key frame on (requested now). Until then the
+// current source keeps flowing, so the subscriber never sees a gap. The
+// receiver sees sequence numbers continue by one and the timestamp
+// advance by the wall-clock time between the two packets. Switching to
+// the current source cancels a pending switch.
+func (d *DownTrack) SwitchTo(target *Source) {
+	d.mu.Lock()
+	cur, old := d.cur.Load(), d.pending.Load()
+	if target == cur {
+		d.pending.Store(nil)
+	} else {
+		d.pending.Store(target)
+	}
+	d.mu.Unlock()
+	if old != nil && old != target && old != cur {
+		d.detachFrom(old)
+	}
+	if target != cur {
+		target.AddDownTrack(d)
+		target.RequestKeyFrame()
+	}
+}
+
+// Detach removes the down-track from every source it is attached to.
+func (d *DownTrack) Detach() {
+	d.mu.Lock()
+	cur, pending := d.cur.Load(), d.pending.Load()
+	d.pending.Store(nil)
+	d.mu.Unlock()
+	if cur != nil {
+		cur.RemoveDownTrack(d)
+	}
+	if pending != nil {
+		pending.RemoveDownTrack(d)
+	}
+}
+
+// detachFrom removes d from s unless d forwards, or is switching to, s
+// by the time s's list lock is held (a concurrent SwitchTo back to s wins).
+func (d *DownTrack) detachFrom(s *Source) {
+	s.removeDownTrackIf(d, func() bool { return d.cur.Load() != s && d.pending.Load() != s })
+}
+
+// writeRTP forwards p from src. Called by src's forwarding goroutine.
+func (d *DownTrack) writeRTP(src *Source, p *packet) {
 	b := d.bound.Load()
 	if b == nil {
 		return
 	}
-	d.hdr = *h
-	d.hdr.SSRC = b.ssrc
-	d.hdr.PayloadType = b.payloadType
-	// Extension ids are per PeerConnection; the publisher's do not apply.
-	d.hdr.Extension = false
-	d.hdr.Extensions = nil
-	d.hdr.ExtensionProfile = 0
-	if _, err := b.writer.WriteRTP(&d.hdr, payload); err != nil {
+	paused := d.policy.Load().Paused(d.kind)
+	var switchedFrom *Source
+	d.mu.Lock()
+	if src != d.cur.Load() {
+		if src != d.pending.Load() {
+			d.mu.Unlock() // a source we switched away from
+			return
+		}
+		if !p.keyFrame && d.kind == webrtc.RTPCodecTypeVideo {
+			d.mu.Unlock()
+			src.RequestKeyFrame() // throttled
+			return
+		}
+		// The target's key frame: take it over from here, and leave the
+		// old source's list once d.mu is released.
+		switchedFrom = d.cur.Load()
+		d.cur.Store(src)
+		d.pending.Store(nil)
+		d.needKey, d.resync = false, true
+	}
+	if paused {
+		d.paused = true
+		d.mu.Unlock()
+		d.afterSwitch(switchedFrom)
 		return
 	}
-	d.packets.Add(1)
-	d.bytes.Add(uint64(len(payload)))
+	if d.paused || b != d.bnd {
+		d.paused, d.bnd = false, b
+		d.resync = true
+		d.needKey, d.waitSince = d.kind == webrtc.RTPCodecTypeVideo, 0
+	}
+	if d.needKey {
+		if d.waitSince == 0 {
+			d.waitSince = p.at
+		}
+		if !p.keyFrame && p.at-d.waitSince < int64(src.cfg.KeyFrameWait) {
+			d.mu.Unlock()
+			src.RequestKeyFrame()
+			return
+		}
+		d.needKey, d.waitSince = false, 0
+	}
+	if d.resync {
+		d.startSegment(src, p)
+	} else if int16(p.sn-d.firstSrcSN) < 0 {
+		d.mu.Unlock() // late packet from before the segment started
+		return
+	}
+	sn, ts := p.sn+d.snOff, p.ts+d.tsOff
+	if d.packets == 0 || int16(sn-d.lastSN) > 0 {
+		d.lastSN, d.lastTS, d.lastAt = sn, ts, p.at
+	}
+	h := &d.hdr
+	h.Version = 2
+	h.Marker = p.marker
+	h.PayloadType = b.payloadType
+	h.SequenceNumber = sn
+	h.Timestamp = ts
+	h.SSRC = b.ssrc
+	// Header extension ids are per PeerConnection, so the publisher's do
+	// not apply; CSRCs are not forwarded either.
+	if _, err := b.writer.WriteRTP(h, p.payload); err == nil {
+		d.packets++
+		d.octets += uint64(len(p.payload))
+	}
+	d.mu.Unlock()
+	d.afterSwitch(switchedFrom)
+}
+
+// afterSwitch detaches d from the source it just switched away from.
+// Runs once per switch, not per packet (it copies a down-track list).
+func (d *DownTrack) afterSwitch(old *Source) {
+	if old != nil {
+		d.detachFrom(old)
+	}
+}
+
+// startSegment computes offsets that make p follow the last packet sent:
+// sequence number +1, timestamp advanced by the arrival-time difference
+// (at least one tick). The first segment keeps the source's numbering.
+// Called with d.mu held.
+func (d *DownTrack) startSegment(src *Source, p *packet) {
+	if d.packets == 0 {
+		d.snOff, d.tsOff = 0, 0
+	} else {
+		d.snOff = d.lastSN + 1 - p.sn
+		ticks := uint32(max(p.at-d.lastAt, 0) / 1000 * int64(d.clockRate) / 1e6)
+		d.tsOff = d.lastTS + max(ticks, 1) - p.ts
+	}
+	d.firstSrcSN = p.sn
+	d.resync = false
+	if d.segs[d.segHead].src != nil {
+		d.segHead = (d.segHead + 1) % maxSegments
+	}
+	d.segs[d.segHead] = segment{downStart: p.sn + d.snOff, snOff: d.snOff, tsOff: d.tsOff, src: src}
+}
+
+// segmentOf finds the segment down-track sequence number sn was sent in.
+// Called with d.mu held.
+func (d *DownTrack) segmentOf(sn uint16) (segment, bool) {
+	for i := range maxSegments {
+		s := d.segs[(d.segHead-i+maxSegments)%maxSegments]
+		if s.src == nil {
+			break
+		}
+		if int16(sn-s.downStart) >= 0 {
+			return s, true
+		}
+	}
+	return segment{}, false
 }
 
 // sameCodec reports whether two codec capabilities describe the same

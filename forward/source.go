@@ -19,6 +19,9 @@ const MaxPacketSize = 1500
 // requests sent upstream for one source.
 const DefaultKeyFrameInterval = 500 * time.Millisecond
 
+// DefaultKeyFrameWait is the default SourceConfig.KeyFrameWait.
+const DefaultKeyFrameWait = 2 * time.Second
+
 // PacketReader is what a [Source] reads from: pion's *webrtc.TrackRemote
 // satisfies it.
 type PacketReader interface {
@@ -31,6 +34,8 @@ type SourceConfig struct {
 	ID string
 	// StreamID is the msid stream id: the publisher's connection id.
 	StreamID string
+	// RID is the simulcast layer this source carries, "" without simulcast.
+	RID string
 	// Codec is the codec the publisher sends.
 	Codec webrtc.RTPCodecParameters
 	// Kind is audio or video.
@@ -41,23 +46,54 @@ type SourceConfig struct {
 	// KeyFrameInterval throttles RequestKeyFrame (default
 	// DefaultKeyFrameInterval).
 	KeyFrameInterval time.Duration
+	// KeyFrameWait bounds how long a down-track that starts or resumes
+	// waits for a key frame it can recognise before forwarding anyway
+	// (default DefaultKeyFrameWait), so that a publisher whose key frames
+	// we fail to detect still reaches its subscribers.
+	KeyFrameWait time.Duration
+	// HistorySize is the number of recent packets kept to answer NACKs:
+	// 0 means DefaultHistorySize for video and none for audio, negative
+	// means none.
+	HistorySize int
+}
+
+// packet is the parsed form of the packet being forwarded. The Source
+// owns one and reuses it; down-tracks read it during the fan-out only.
+type packet struct {
+	sn       uint16 // after removing padding-only packets
+	ts       uint32
+	marker   bool
+	keyFrame bool
+	at       int64 // arrival, monotonic nanoseconds (monoNow)
+	payload  []byte
 }
 
 // Source is one published RTP stream. Its Run loop reads packets into a
 // reused buffer and writes each one to every attached [DownTrack].
 type Source struct {
-	cfg SourceConfig
+	cfg       SourceConfig
+	codec     codecKind
+	clockRate uint32
 
 	mu         sync.Mutex // serialises copy-on-write of downTracks
 	downTracks atomic.Pointer[[]*DownTrack]
 
-	lastKeyFrameRequest atomic.Int64 // unix nanoseconds
+	lastKeyFrameRequest atomic.Int64 // monoNow nanoseconds
+
+	// stateMu guards hist and stats. The reader holds it per packet for a
+	// payload copy; RTCP goroutines hold it for a lookup or a report.
+	// Neither does anything slow under it.
+	stateMu sync.Mutex
+	hist    *history
+	stats   recvStats
 
 	// Used only by the goroutine that calls Run or WritePacket.
 	hdr      rtp.Header
+	pkt      packet
 	seqDelta uint16 // dropped padding-only packets so far
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
+	keys     atomic.Uint64
 }
 
 // NewSource returns a source with no down-tracks.
@@ -65,8 +101,23 @@ func NewSource(cfg SourceConfig) *Source {
 	if cfg.KeyFrameInterval <= 0 {
 		cfg.KeyFrameInterval = DefaultKeyFrameInterval
 	}
-	s := &Source{cfg: cfg}
+	if cfg.KeyFrameWait <= 0 {
+		cfg.KeyFrameWait = DefaultKeyFrameWait
+	}
+	s := &Source{cfg: cfg, codec: codecKindOf(cfg.Codec.MimeType), clockRate: cfg.Codec.ClockRate}
+	if s.clockRate == 0 {
+		s.clockRate = 90000
+	}
+	size := cfg.HistorySize
+	if size == 0 && cfg.Kind == webrtc.RTPCodecTypeVideo {
+		size = DefaultHistorySize
+	}
+	if size > 0 {
+		s.hist = newHistory(size)
+	}
 	s.downTracks.Store(&[]*DownTrack{})
+	// No key-frame request has been sent: the first one is not throttled.
+	s.lastKeyFrameRequest.Store(monoNow() - int64(cfg.KeyFrameInterval))
 	return s
 }
 
@@ -75,6 +126,9 @@ func (s *Source) ID() string { return s.cfg.ID }
 
 // StreamID returns the msid stream id (the publisher's connection id).
 func (s *Source) StreamID() string { return s.cfg.StreamID }
+
+// RID returns the simulcast layer, "" without simulcast.
+func (s *Source) RID() string { return s.cfg.RID }
 
 // Kind returns audio or video.
 func (s *Source) Kind() webrtc.RTPCodecType { return s.cfg.Kind }
@@ -87,6 +141,9 @@ func (s *Source) Packets() uint64 { return s.packets.Load() }
 
 // Bytes returns the number of RTP bytes read so far.
 func (s *Source) Bytes() uint64 { return s.bytes.Load() }
+
+// KeyFrames returns the number of key frames seen so far.
+func (s *Source) KeyFrames() uint64 { return s.keys.Load() }
 
 // Run reads from r until it fails, forwarding every packet. It returns nil
 // when r reached its end (the publisher left).
@@ -106,12 +163,13 @@ func (s *Source) Run(r PacketReader) error {
 
 // WritePacket parses one RTP packet in place and forwards it to every
 // down-track. It must not be called concurrently with itself or Run. The
-// packet is not retained.
+// packet is not retained (the history keeps a copy).
 func (s *Source) WritePacket(pkt []byte) {
 	hl, err := s.hdr.Unmarshal(pkt)
 	if err != nil {
 		return
 	}
+	at := monoNow()
 	end := len(pkt)
 	if s.hdr.Padding {
 		if end == hl {
@@ -122,28 +180,49 @@ func (s *Source) WritePacket(pkt []byte) {
 			return
 		}
 		end -= pad
-		s.hdr.Padding = false
 	}
 	s.packets.Add(1)
 	s.bytes.Add(uint64(len(pkt)))
-	if end == hl {
+	p := &s.pkt
+	p.payload = pkt[hl:end]
+	p.ts, p.marker, p.at = s.hdr.Timestamp, s.hdr.Marker, at
+	p.sn = s.hdr.SequenceNumber - s.seqDelta
+	p.keyFrame = isKeyFrame(s.codec, p.payload)
+
+	s.stateMu.Lock()
+	s.stats.update(s.hdr.SSRC, s.hdr.SequenceNumber, s.hdr.Timestamp, at, s.clockRate)
+	if s.hist != nil && len(p.payload) > 0 {
+		s.hist.put(p.sn, p.ts, p.marker, p.payload)
+	}
+	s.stateMu.Unlock()
+
+	if len(p.payload) == 0 {
 		// Padding only (bandwidth probing): not forwarded, and later
 		// sequence numbers close the gap it would leave.
 		s.seqDelta++
 		return
 	}
-	s.hdr.SequenceNumber -= s.seqDelta
-	payload := pkt[hl:end]
+	if p.keyFrame {
+		s.keys.Add(1)
+	}
+	// Inline fan-out: no hand-off to other goroutines, so an idle
+	// subscriber costs nothing and a packet is never queued.
 	for _, d := range *s.downTracks.Load() {
-		d.writeRTP(&s.hdr, payload)
+		d.writeRTP(s, p)
 	}
 }
 
 // AddDownTrack attaches d; it receives packets from the next one on.
+// Attaching an attached down-track does nothing.
 func (s *Source) AddDownTrack(d *DownTrack) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := *s.downTracks.Load()
+	for _, x := range old {
+		if x == d {
+			return
+		}
+	}
 	next := make([]*DownTrack, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, d)
@@ -152,11 +231,19 @@ func (s *Source) AddDownTrack(d *DownTrack) {
 
 // RemoveDownTrack detaches d. It reports whether d was attached.
 func (s *Source) RemoveDownTrack(d *DownTrack) bool {
+	return s.removeDownTrackIf(d, func() bool { return true })
+}
+
+// removeDownTrackIf detaches d if cond, evaluated under s.mu, holds.
+func (s *Source) removeDownTrackIf(d *DownTrack, cond func() bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := *s.downTracks.Load()
 	for i, x := range old {
 		if x == d {
+			if !cond() {
+				return false
+			}
 			next := make([]*DownTrack, 0, len(old)-1)
 			next = append(next, old[:i]...)
 			next = append(next, old[i+1:]...)
@@ -176,7 +263,7 @@ func (s *Source) RequestKeyFrame() {
 	if s.cfg.Kind != webrtc.RTPCodecTypeVideo || s.cfg.RequestKeyFrame == nil {
 		return
 	}
-	now := time.Now().UnixNano()
+	now := monoNow()
 	last := s.lastKeyFrameRequest.Load()
 	if now-last < int64(s.cfg.KeyFrameInterval) {
 		return
@@ -185,3 +272,20 @@ func (s *Source) RequestKeyFrame() {
 		s.cfg.RequestKeyFrame()
 	}
 }
+
+// fromHistory copies packet sn (a forwarded sequence number) into dst.
+func (s *Source) fromHistory(sn uint16, dst []byte) (n int, ts uint32, marker, ok bool) {
+	if s.hist == nil {
+		return 0, 0, false, false
+	}
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.hist.get(sn, dst)
+}
+
+// epoch anchors monoNow. time.Since on a time with a monotonic reading
+// reads only the monotonic clock, which is cheaper than time.Now.
+var epoch = time.Now()
+
+// monoNow returns monotonic nanoseconds since process start.
+func monoNow() int64 { return int64(time.Since(epoch)) }

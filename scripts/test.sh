@@ -20,5 +20,6 @@ in_netns() {
 }
 
 in_netns go test -race -count=1 -timeout 15m ./...
+in_netns go test -run '^$' -fuzz FuzzHandler -fuzztime 10s ./httpapi/
 
 bash e2e/run.sh

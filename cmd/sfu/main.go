@@ -23,6 +23,7 @@ import (
 	"time"
 
 	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/httpapi"
 	"github.com/gosfu/sfu/signaling"
 )
 
@@ -32,6 +33,8 @@ var web embed.FS
 type config struct {
 	listen     string
 	apiListen  string
+	apiToken   string
+	apiCORS    string
 	udpPort    int
 	publicIP   string
 	loopback   bool
@@ -40,6 +43,9 @@ type config struct {
 	// interfaceFilter, when set, gathers candidates on that interface
 	// only (tests use "lo").
 	interfaceFilter string
+	// apiReady, when set, receives the management API's address once
+	// listening (tests).
+	apiReady chan<- net.Addr
 }
 
 func main() {
@@ -53,7 +59,9 @@ func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("sfu", flag.ContinueOnError)
 	fs.StringVar(&c.listen, "listen", env("SFU_LISTEN", ":5000"), "signaling and demo page address (SFU_LISTEN)")
-	fs.StringVar(&c.apiListen, "api-listen", env("SFU_API_LISTEN", "127.0.0.1:3000"), "management API address, loopback only by default (SFU_API_LISTEN); reserved")
+	fs.StringVar(&c.apiListen, "api-listen", env("SFU_API_LISTEN", "127.0.0.1:3000"), "management API address, loopback only by default; empty disables it (SFU_API_LISTEN)")
+	fs.StringVar(&c.apiToken, "api-token", env("SFU_API_TOKEN", ""), "require Authorization: Bearer <token> on the management API (SFU_API_TOKEN)")
+	fs.StringVar(&c.apiCORS, "api-cors-origin", env("SFU_API_CORS_ORIGIN", ""), "origin allowed to call the management API from a browser (SFU_API_CORS_ORIGIN)")
 	fs.IntVar(&c.udpPort, "udp-port", envInt("SFU_UDP_PORT", 5000), "the one UDP port for all peers (SFU_UDP_PORT)")
 	fs.StringVar(&c.publicIP, "public-ip", env("SFU_PUBLIC_IP", ""), "public IP to announce when behind 1:1 NAT (SFU_PUBLIC_IP)")
 	fs.BoolVar(&c.loopback, "loopback-candidates", envBool("SFU_LOOPBACK_CANDIDATES", true), "also gather loopback ICE candidates (SFU_LOOPBACK_CANDIDATES)")
@@ -119,12 +127,17 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 		engine.Close(context.Background())
 		return err
 	}
+	serveErr := make(chan error, 2)
+	apiSrv, err := serveAPI(c, engine, log, serveErr)
+	if err != nil {
+		ln.Close()
+		engine.Close(context.Background())
+		return err
+	}
 	log.Info("gosfu listening", "signaling", "ws://"+ln.Addr().String()+"/signaling", "udp", engine.UDPAddr())
 	if ready != nil {
 		ready <- ln.Addr()
 	}
-
-	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	select {
@@ -142,10 +155,41 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
 		err = serr
 	}
+	if apiSrv != nil {
+		if serr := apiSrv.Shutdown(shutdownCtx); serr != nil && err == nil {
+			err = serr
+		}
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// serveAPI starts the management API on c.apiListen (nil server when it
+// is empty); Serve's result goes to errc.
+func serveAPI(c config, engine *sfu.Engine, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	if c.apiListen == "" {
+		return nil, nil
+	}
+	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithBearerToken(c.apiToken)}
+	if c.apiCORS != "" {
+		opts = append(opts, httpapi.WithCORSOrigin(c.apiCORS))
+	}
+	ln, err := net.Listen("tcp", c.apiListen)
+	if err != nil {
+		return nil, fmt.Errorf("management API: %w", err)
+	}
+	srv := &http.Server{Handler: httpapi.NewHandler(engine, opts...), ReadHeaderTimeout: 10 * time.Second}
+	log.Info("management API listening", "addr", "http://"+ln.Addr().String()+"/", "bearer_token", c.apiToken != "")
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && c.apiToken == "" {
+		log.Warn("management API reachable beyond loopback without --api-token")
+	}
+	if c.apiReady != nil {
+		c.apiReady <- ln.Addr()
+	}
+	go func() { errc <- srv.Serve(ln) }()
+	return srv, nil
 }
 
 func env(key, def string) string {

@@ -1,0 +1,43 @@
+// Command sfu-load is a load generator for gosfu (or any server speaking
+// Sora's WebSocket signaling) on loopback: it measures forwarded packets
+// per second, loss, duplicates, one-way latency and the server's CPU time
+// per forwarded packet, following the end-to-end loopback methodology of
+// the reference-performance spec (§6.2).
+//
+// In each of -channels channels, -publishers sendonly clients publish a
+// synthetic VP8 track (-video-bitrate kbps at -fps, packets of 1100-1200
+// payload bytes, the packets of a frame written back-to-back, a key frame
+// every -keyframe-interval and after every PLI or FIR) and, with -audio,
+// an Opus track (50 packets/s of 100 bytes). -subscribers recvonly clients
+// per channel read every track. Every client is a pion PeerConnection with
+// an empty interceptor registry (publishers only watch incoming RTCP for
+// PLI and FIR) and, by default, SRTP forced to AEAD_AES_128_GCM.
+//
+// Every payload carries a 24-byte probe right after the codec header (the
+// VP8 payload descriptor, plus the VP8 frame header on the first packet of
+// a frame; the Opus TOC byte): publisher index, a 64-bit counter per
+// publisher and kind, and the send time in monotonic nanoseconds since the
+// process started. The server rewrites RTP sequence numbers, so
+// subscribers count loss from gaps in the counter, and duplicates and
+// reordering with a 4096-counter window; one-way latency (write on the
+// publisher to read on the subscriber, same process and clock) goes into
+// a log-linear histogram.
+//
+// After everyone is connected and a -warmup, the generator samples at the
+// start and end of a -duration window: forwarded = packets received by all
+// subscribers, loss = counter gaps, and, with -server-pid, the server's
+// utime+stime from /proc/<pid>/stat (CPU-seconds per million forwarded
+// packets and microseconds per forwarded packet); its own CPU time is
+// reported the same way as a sanity check (keep it below ~90 % of a core).
+// Progress goes to stderr every -progress; the summary goes to stdout, as
+// text or, with -json, as JSON. Then every client disconnects and the
+// command exits.
+//
+// All traffic goes to the signaling URL's host, which must be a loopback
+// address: ICE is restricted to 127.0.0.1 over UDP and no proxy is used.
+//
+//	go run ./cmd/sfu --listen 127.0.0.1:5000 --udp-port 5000 --interface lo &
+//	go run ./cmd/sfu-load -subscribers 100 -duration 30s -server-pid $!
+//
+// scripts/load.sh runs both inside a network namespace that has only lo.
+package main

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gosfu/sfu/client"
+	"github.com/pion/dtls/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config is one load run.
+type Config struct {
+	// URL of the signaling endpoint; its host must be a loopback address.
+	URL string
+	// Channels, and Publishers and Subscribers per channel.
+	Channels, Publishers, Subscribers int
+	// VideoKbps is each publisher's VP8 bitrate (0: no video) at FPS
+	// frames per second, with a key frame every KeyFrameInterval.
+	VideoKbps        int
+	FPS              int
+	KeyFrameInterval time.Duration
+	// Audio adds an Opus track (50 packets/s of 100 bytes) per publisher.
+	Audio bool
+	// Warmup runs after everyone is connected; Duration is the measured
+	// window after it.
+	Warmup, Duration time.Duration
+	// Progress is the interval of progress lines (0: none).
+	Progress time.Duration
+	// SetupTimeout bounds connecting all clients; TeardownTimeout bounds
+	// disconnecting them.
+	SetupTimeout, TeardownTimeout time.Duration
+	// ServerPID, when positive, is sampled for CPU time.
+	ServerPID int
+	// Seed drives packet sizes, phases and initial sequence numbers.
+	Seed uint64
+	// ChannelPrefix names the channels ("<prefix>-<i>").
+	ChannelPrefix string
+	// DialConcurrency bounds simultaneous connection setups.
+	DialConcurrency int
+	// SRTPProfile is "gcm128" (force AEAD_AES_128_GCM) or "default".
+	SRTPProfile string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// DefaultConfig returns the defaults of the command's flags.
+func DefaultConfig() Config {
+	return Config{
+		URL:      "ws://127.0.0.1:5000/signaling",
+		Channels: 1, Publishers: 1, Subscribers: 10,
+		VideoKbps: 1500, FPS: 30, KeyFrameInterval: 3 * time.Second, Audio: true,
+		Warmup: 10 * time.Second, Duration: 30 * time.Second, Progress: 5 * time.Second,
+		SetupTimeout: 2 * time.Minute, TeardownTimeout: 30 * time.Second,
+		Seed: 1, ChannelPrefix: "sfu-load", DialConcurrency: 8, SRTPProfile: "gcm128",
+	}
+}
+
+func (c *Config) validate() error {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("url: %w", err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return fmt.Errorf("url: scheme %q is not ws or wss", u.Scheme)
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("url: host %q is not a loopback address: sfu-load only sends to loopback", host)
+	}
+	switch {
+	case c.Channels < 1 || c.Publishers < 1 || c.Subscribers < 0:
+		return errors.New("need at least 1 channel and 1 publisher, and subscribers >= 0")
+	case c.Channels*(c.Publishers+c.Subscribers) > 10000:
+		return errors.New("more than 10000 clients")
+	case c.VideoKbps < 0 || (c.VideoKbps == 0 && !c.Audio):
+		return errors.New("nothing to send: no video and no audio")
+	case c.VideoKbps > 0 && (c.FPS < 1 || c.FPS > 240):
+		return errors.New("fps must be in 1..240")
+	case c.Duration <= 0 || c.Warmup < 0 || c.Progress < 0:
+		return errors.New("duration must be positive, warmup and progress not negative")
+	case c.SRTPProfile != "gcm128" && c.SRTPProfile != "default":
+		return fmt.Errorf("srtp profile %q: want gcm128 or default", c.SRTPProfile)
+	}
+	c.KeyFrameInterval = max(c.KeyFrameInterval, time.Second/time.Duration(max(c.FPS, 1)))
+	c.DialConcurrency = max(c.DialConcurrency, 1)
+	if c.SetupTimeout <= 0 {
+		c.SetupTimeout = 2 * time.Minute
+	}
+	if c.TeardownTimeout <= 0 {
+		c.TeardownTimeout = 30 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return nil
+}
+
+// generator is one run: its clients, publishers and subscribers.
+type generator struct {
+	cfg     Config
+	pubs    publishers
+	subs    []*subscriber
+	clients []*client.Client // publishers first; nil where a dial failed
+	readers readerSet        // track readers and RTCP watchers
+	kinds   int              // tracks per publisher
+}
+
+// Run connects the publishers and subscribers, measures for cfg.Duration
+// after cfg.Warmup, disconnects everyone and returns the summary. All its
+// goroutines have ended when it returns.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	g := &generator{cfg: cfg}
+	if cfg.VideoKbps > 0 {
+		g.kinds++
+	}
+	if cfg.Audio {
+		g.kinds++
+	}
+	g.pubs.stop = make(chan struct{})
+	np := cfg.Channels * cfg.Publishers
+	g.clients = make([]*client.Client, np+cfg.Channels*cfg.Subscribers)
+	for i := range np {
+		p, err := newPublisher(uint32(i), &cfg, cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+		g.pubs.list = append(g.pubs.list, p)
+	}
+	for ch := range cfg.Channels {
+		for range cfg.Subscribers {
+			g.subs = append(g.subs, newSubscriber(uint32(ch*cfg.Publishers), uint32(cfg.Publishers), &g.readers))
+		}
+	}
+
+	setupCtx, cancel := context.WithTimeout(ctx, cfg.SetupTimeout)
+	err := g.setup(setupCtx, ctx)
+	cancel()
+	var sum *Summary
+	if err == nil {
+		sum, err = g.measure(ctx)
+	}
+	derrs := g.teardown()
+	if sum != nil {
+		sum.DisconnectErrors = derrs
+	}
+	return sum, err
+}
+
+func (g *generator) channel(ch int) string { return fmt.Sprintf("%s-%d", g.cfg.ChannelPrefix, ch) }
+
+func (g *generator) settings(s *webrtc.SettingEngine) {
+	if g.cfg.SRTPProfile == "gcm128" {
+		s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)
+	}
+}
+
+func (g *generator) base(ch int) client.Config {
+	c := client.Config{URL: g.cfg.URL, ChannelID: g.channel(ch)}
+	if g.cfg.VideoKbps > 0 {
+		c.VideoCodecType = "VP8"
+	} else {
+		c.Video = client.Bool(false)
+	}
+	if !g.cfg.Audio {
+		c.Audio = client.Bool(false)
+	}
+	return c
+}
+
+// setup dials the publishers (starting each one's media as soon as it is
+// connected), then the subscribers, and waits until every subscriber has
+// all its tracks. runCtx bounds the publishers' media loops.
+func (g *generator) setup(ctx, runCtx context.Context) error {
+	start := time.Now()
+	np := len(g.pubs.list)
+	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: g.settings})
+	if err != nil {
+		return err
+	}
+	err = forEach(ctx, np, g.cfg.DialConcurrency, func(ctx context.Context, i int) error {
+		p := g.pubs.list[i]
+		cfg := g.base(i / g.cfg.Publishers)
+		cfg.Role, cfg.API, cfg.Tracks = client.RoleSendonly, api, p.tracks()
+		c, err := client.Dial(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("publisher %d: %w", i, err)
+		}
+		g.clients[i] = c
+		if p.video != nil {
+			for _, tr := range c.PeerConnection().GetTransceivers() {
+				if s := tr.Sender(); s != nil && s.Track() == p.video && g.readers.add() {
+					go func() {
+						defer g.readers.done()
+						p.watchRTCP(s)
+					}()
+				}
+			}
+		}
+		g.pubs.start(runCtx, p)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = forEach(ctx, len(g.subs), g.cfg.DialConcurrency, func(ctx context.Context, i int) error {
+		s := g.subs[i]
+		cfg := g.base(i / g.cfg.Subscribers)
+		cfg.Role, cfg.API, cfg.OnTrack = client.RoleRecvonly, api, s.onTrack
+		c, err := client.Dial(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("subscriber %d: %w", i, err)
+		}
+		g.clients[np+i] = c
+		if err := c.WaitRemoteTracks(ctx, g.cfg.Publishers*g.kinds); err != nil {
+			return fmt.Errorf("subscriber %d: waiting for %d tracks: %w", i, g.cfg.Publishers*g.kinds, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.cfg.Log, "connected %d publishers and %d subscribers in %.1fs\n",
+		np, len(g.subs), time.Since(start).Seconds())
+	return nil
+}
+
+// teardown stops the publishers' media, disconnects the subscribers, then
+// the publishers (so that the server does not re-offer to subscribers that
+// are leaving), and waits for the track readers. It returns the number of
+// failed disconnects.
+func (g *generator) teardown() int {
+	g.pubs.halt()
+	np := len(g.pubs.list)
+	failed := g.disconnect(g.clients[np:]) + g.disconnect(g.clients[:np])
+	g.readers.closeAndWait()
+	return failed
+}
+
+// disconnect disconnects the clients (nil ones are skipped), a few at a
+// time, and returns how many failed.
+func (g *generator) disconnect(clients []*client.Client) int {
+	var mu sync.Mutex
+	failed := 0
+	_ = forEach(context.Background(), len(clients), 4*g.cfg.DialConcurrency, func(_ context.Context, i int) error {
+		c := clients[i]
+		if c == nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.TeardownTimeout)
+		defer cancel()
+		if err := c.Disconnect(ctx); err != nil {
+			mu.Lock()
+			failed++
+			mu.Unlock()
+		}
+		return nil
+	})
+	return failed
+}
+
+// forEach calls fn(i) for i in [0, n) with at most limit calls at a time
+// and returns the first error; after an error the remaining calls are not
+// started and the running ones see ctx cancelled.
+func forEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// selfPID is the load generator's own pid, for its CPU sample.
+var selfPID = os.Getpid()
+
+// cpuModel returns the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sfu-load:", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags turns the command line into a Config and the -json switch.
+func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
+	c := DefaultConfig()
+	var asJSON bool
+	fs := flag.NewFlagSet("sfu-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.URL, "url", c.URL, "signaling URL (host must be loopback)")
+	fs.IntVar(&c.Channels, "channels", c.Channels, "number of channels")
+	fs.IntVar(&c.Publishers, "publishers", c.Publishers, "publishers per channel")
+	fs.IntVar(&c.Subscribers, "subscribers", c.Subscribers, "subscribers per channel")
+	fs.IntVar(&c.VideoKbps, "video-bitrate", c.VideoKbps, "VP8 bitrate per publisher in kbps (0: no video)")
+	fs.IntVar(&c.FPS, "fps", c.FPS, "video frames per second")
+	fs.DurationVar(&c.KeyFrameInterval, "keyframe-interval", c.KeyFrameInterval, "periodic key frame interval (also on PLI/FIR)")
+	fs.BoolVar(&c.Audio, "audio", c.Audio, "also publish Opus (50 packets/s, 100 bytes)")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "measured window, after the warm-up")
+	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "warm-up after everyone is connected")
+	fs.DurationVar(&c.Progress, "progress", c.Progress, "progress line interval on stderr (0: none)")
+	fs.DurationVar(&c.SetupTimeout, "setup-timeout", c.SetupTimeout, "bound on connecting all clients")
+	fs.IntVar(&c.ServerPID, "server-pid", c.ServerPID, "pid of the server, for its CPU time from /proc (0: none)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed for packet sizes, phases and initial sequence numbers")
+	fs.StringVar(&c.ChannelPrefix, "channel-prefix", c.ChannelPrefix, "channel ids are <prefix>-<n>")
+	fs.IntVar(&c.DialConcurrency, "dial-concurrency", c.DialConcurrency, "connections set up at a time")
+	fs.StringVar(&c.SRTPProfile, "srtp", c.SRTPProfile, "SRTP profile: gcm128 (forced AEAD_AES_128_GCM) or default")
+	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	if err := fs.Parse(args); err != nil {
+		return c, false, err
+	}
+	if fs.NArg() > 0 {
+		return c, false, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return c, asJSON, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cfg, asJSON, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cfg.Log = stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	sum.WriteText(stdout)
+	return nil
+}

@@ -1,0 +1,171 @@
+package forward
+
+import (
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// recvStats are the RFC 3550 (A.1, A.3, A.8) reception statistics of a
+// source, updated per packet by the reader under Source.stateMu.
+type recvStats struct {
+	ssrc        uint32
+	started     bool
+	maxSeq      uint16
+	cycles      uint32 // sequence-number wraps, shifted left by 16
+	baseSeq     uint32
+	received    uint32
+	lastTransit int64
+	jitter      float64 // in clock units
+
+	expectedPrior, receivedPrior uint32
+
+	lastSR   uint32 // middle 32 bits of the publisher's last SR NTP time
+	lastSRAt int64  // monoNow when it arrived
+}
+
+func (r *recvStats) update(ssrc uint32, seq uint16, ts uint32, at int64, clockRate uint32) {
+	if !r.started || ssrc != r.ssrc {
+		*r = recvStats{ssrc: ssrc, started: true, maxSeq: seq, baseSeq: uint32(seq)}
+	} else if d := seq - r.maxSeq; d < 1<<15 {
+		if seq < r.maxSeq {
+			r.cycles += 1 << 16
+		}
+		r.maxSeq = seq
+	}
+	r.received++
+	// Arrival in clock units; microseconds first so that the product
+	// stays far from overflow.
+	arrival := at / 1000 * int64(clockRate) / 1e6
+	transit := arrival - int64(ts)
+	if r.received > 1 {
+		d := transit - r.lastTransit
+		if d < 0 {
+			d = -d
+		}
+		r.jitter += (float64(d) - r.jitter) / 16
+	}
+	r.lastTransit = transit
+}
+
+// ReceptionReport returns the reception report block for this source's
+// publisher, and false before any packet arrived. It advances the
+// "interval" counters used for the fraction lost, so call it once per
+// report.
+func (s *Source) ReceptionReport() (rtcp.ReceptionReport, bool) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	r := &s.stats
+	if !r.started {
+		return rtcp.ReceptionReport{}, false
+	}
+	extMax := r.cycles + uint32(r.maxSeq)
+	expected := extMax - r.baseSeq + 1
+	lost := int64(expected) - int64(r.received)
+	lost = max(min(lost, 0x7fffff), 0)
+	expInt := expected - r.expectedPrior
+	recvInt := r.received - r.receivedPrior
+	r.expectedPrior, r.receivedPrior = expected, r.received
+	var fraction uint8
+	if lostInt := int64(expInt) - int64(recvInt); expInt > 0 && lostInt > 0 {
+		fraction = uint8(lostInt << 8 / int64(expInt))
+	}
+	rr := rtcp.ReceptionReport{
+		SSRC: r.ssrc, FractionLost: fraction, TotalLost: uint32(lost),
+		LastSequenceNumber: extMax, Jitter: uint32(r.jitter),
+	}
+	if r.lastSRAt != 0 {
+		rr.LastSenderReport = r.lastSR
+		// Delay since that SR in units of 1/65536 s.
+		rr.Delay = uint32((monoNow() - r.lastSRAt) * 65536 / int64(time.Second))
+	}
+	return rr, true
+}
+
+// OnSenderReport records the publisher's sender report for the LSR/DLSR
+// fields of later reception reports.
+func (s *Source) OnSenderReport(sr *rtcp.SenderReport) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if sr.SSRC != s.stats.ssrc {
+		return
+	}
+	s.stats.lastSR = uint32(sr.NTPTime >> 16)
+	s.stats.lastSRAt = monoNow()
+}
+
+// SenderReport returns a sender report for this down-track as the
+// subscriber sees it (rewritten SSRC; RTP time extrapolated from the last
+// forwarded packet's rewritten timestamp and arrival; packet and payload
+// octet counts), and false before anything was sent.
+func (d *DownTrack) SenderReport(now time.Time) (*rtcp.SenderReport, bool) {
+	b := d.bound.Load()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if b == nil || d.packets == 0 {
+		return nil, false
+	}
+	elapsed := max(monoNow()-d.lastAt, 0)
+	ticks := uint32(elapsed / 1000 * int64(d.clockRate) / 1e6)
+	return &rtcp.SenderReport{
+		SSRC: b.ssrc, NTPTime: ntpTime(now), RTPTime: d.lastTS + ticks,
+		PacketCount: uint32(d.packets), OctetCount: uint32(d.octets),
+	}, true
+}
+
+// ntpTime converts t to the 64-bit NTP format (seconds since 1900, 32.32).
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800
+	ns := t.UnixNano()
+	sec := uint64(ns/1e9) + ntpEpochOffset
+	frac := uint64(ns%1e9) << 32 / 1e9
+	return sec<<32 | frac
+}
+
+// HandleNACK answers a subscriber's NACK: every requested packet still in
+// the source history is sent again with its original down-track sequence
+// number, in the same stream (same SSRC and payload type; no RTX). It
+// returns the number of packets resent.
+func (d *DownTrack) HandleNACK(n *rtcp.TransportLayerNack) int {
+	sent := 0
+	for i := range n.Nacks {
+		n.Nacks[i].Range(func(sn uint16) bool {
+			if d.retransmit(sn) {
+				sent++
+			}
+			return true
+		})
+	}
+	return sent
+}
+
+// retransmit resends down-track sequence number sn from the history of
+// the source it was forwarded from.
+func (d *DownTrack) retransmit(sn uint16) bool {
+	b := d.bound.Load()
+	if b == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.packets == 0 || int16(sn-d.lastSN) > 0 || b != d.bnd {
+		return false
+	}
+	seg, ok := d.segmentOf(sn)
+	if !ok {
+		return false
+	}
+	n, ts, marker, ok := seg.src.fromHistory(sn-seg.snOff, d.nackBuf[:])
+	if !ok {
+		return false
+	}
+	d.rtxHdr = d.hdr
+	d.rtxHdr.SequenceNumber = sn
+	d.rtxHdr.Timestamp = ts + seg.tsOff
+	d.rtxHdr.Marker = marker
+	if _, err := b.writer.WriteRTP(&d.rtxHdr, d.nackBuf[:n]); err != nil {
+		return false
+	}
+	d.retransmits++
+	return true
+}

@@ -1,0 +1,200 @@
+package stats
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Meter is a live packet counter: a published stream or a forwarded one.
+// Its values only grow.
+type Meter interface {
+	Packets() uint64
+	Bytes() uint64
+}
+
+// Collector holds an engine's counters. The zero value is not ready; use
+// NewCollector. It is safe for concurrent use.
+type Collector struct {
+	created, updated, destroyed atomic.Int64
+	successful, failed          atomic.Int64
+	setupNanos, durationNanos   atomic.Int64
+	ended                       atomic.Int64 // destroyed after having connected
+	sessionsCreated             atomic.Int64
+	sessionsDestroyed           atomic.Int64
+	authAllowed, authDenied     atomic.Int64
+	authFailed                  atomic.Int64
+
+	received, sent meterSet
+}
+
+// NewCollector returns a collector with every counter at zero.
+func NewCollector() *Collector {
+	return &Collector{}
+}
+
+// ConnectionCreated counts a connect request the engine accepted.
+func (c *Collector) ConnectionCreated() { c.created.Add(1) }
+
+// ConnectionConnected counts a connection whose PeerConnection reached
+// "connected"; setup is the time from connect to then.
+func (c *Collector) ConnectionConnected(setup time.Duration) {
+	c.successful.Add(1)
+	c.setupNanos.Add(int64(max(setup, 0)))
+}
+
+// ConnectionUpdated counts a completed re-negotiation (a re-offer whose
+// answer was applied).
+func (c *Collector) ConnectionUpdated() { c.updated.Add(1) }
+
+// ConnectionDestroyed counts a created connection that ended. connected
+// says whether it ever connected; if so, duration is how long it was
+// connected. A connection that never connected counts as failed.
+func (c *Collector) ConnectionDestroyed(connected bool, duration time.Duration) {
+	if connected {
+		c.ended.Add(1)
+		c.durationNanos.Add(int64(max(duration, 0)))
+	} else {
+		c.failed.Add(1)
+	}
+	c.destroyed.Add(1)
+}
+
+// SessionCreated counts a channel that came into existence (its first
+// connection joined).
+func (c *Collector) SessionCreated() { c.sessionsCreated.Add(1) }
+
+// SessionDestroyed counts a channel that ended (its last connection left).
+func (c *Collector) SessionDestroyed() { c.sessionsDestroyed.Add(1) }
+
+// AuthResult counts one call of the authentication hook: allowed, denied,
+// or failed (the hook returned an error).
+func (c *Collector) AuthResult(allowed bool, err error) {
+	switch {
+	case err != nil:
+		c.authFailed.Add(1)
+	case allowed:
+		c.authAllowed.Add(1)
+	default:
+		c.authDenied.Add(1)
+	}
+}
+
+// AddReceived registers a meter of packets received from a publisher.
+func (c *Collector) AddReceived(m Meter) { c.received.add(m) }
+
+// RemoveReceived retires a received meter; its final values stay in the
+// totals.
+func (c *Collector) RemoveReceived(m Meter) { c.received.remove(m) }
+
+// AddSent registers a meter of packets sent to a subscriber.
+func (c *Collector) AddSent(m Meter) { c.sent.add(m) }
+
+// RemoveSent retires a sent meter; its final values stay in the totals.
+func (c *Collector) RemoveSent(m Meter) { c.sent.remove(m) }
+
+// Snapshot is the collector's state at one moment.
+type Snapshot struct {
+	ConnectionsCreated    int64
+	ConnectionsUpdated    int64
+	ConnectionsDestroyed  int64
+	ConnectionsSuccessful int64
+	ConnectionsFailed     int64
+	// ConnectionsOngoing is created minus destroyed.
+	ConnectionsOngoing int64
+	// TotalDuration sums how long ended connections stayed connected;
+	// EndedConnected counts them.
+	TotalDuration  time.Duration
+	EndedConnected int64
+	// TotalSetup sums connect → connected over successful connections.
+	TotalSetup        time.Duration
+	SessionsCreated   int64
+	SessionsDestroyed int64
+	AuthAllowed       int64
+	AuthDenied        int64
+	AuthFailed        int64
+	// Packets and bytes received from publishers and sent to
+	// subscribers, ended streams included.
+	ReceivedPackets, ReceivedBytes uint64
+	SentPackets, SentBytes         uint64
+}
+
+// AverageDuration is TotalDuration over the ended connections that had
+// connected (0 when none).
+func (s Snapshot) AverageDuration() time.Duration {
+	if s.EndedConnected == 0 {
+		return 0
+	}
+	return s.TotalDuration / time.Duration(s.EndedConnected)
+}
+
+// AverageSetup is TotalSetup over the successful connections (0 when
+// none).
+func (s Snapshot) AverageSetup() time.Duration {
+	if s.ConnectionsSuccessful == 0 {
+		return 0
+	}
+	return s.TotalSetup / time.Duration(s.ConnectionsSuccessful)
+}
+
+// Snapshot reads every counter.
+func (c *Collector) Snapshot() Snapshot {
+	s := Snapshot{
+		ConnectionsCreated:    c.created.Load(),
+		ConnectionsUpdated:    c.updated.Load(),
+		ConnectionsDestroyed:  c.destroyed.Load(),
+		ConnectionsSuccessful: c.successful.Load(),
+		ConnectionsFailed:     c.failed.Load(),
+		TotalDuration:         time.Duration(c.durationNanos.Load()),
+		EndedConnected:        c.ended.Load(),
+		TotalSetup:            time.Duration(c.setupNanos.Load()),
+		SessionsCreated:       c.sessionsCreated.Load(),
+		SessionsDestroyed:     c.sessionsDestroyed.Load(),
+		AuthAllowed:           c.authAllowed.Load(),
+		AuthDenied:            c.authDenied.Load(),
+		AuthFailed:            c.authFailed.Load(),
+	}
+	// Destroyed is read after created, so ongoing is never negative.
+	s.ConnectionsOngoing = max(s.ConnectionsCreated-s.ConnectionsDestroyed, 0)
+	s.ReceivedPackets, s.ReceivedBytes = c.received.totals()
+	s.SentPackets, s.SentBytes = c.sent.totals()
+	return s
+}
+
+// meterSet sums live meters and the final values of retired ones.
+type meterSet struct {
+	mu             sync.Mutex
+	live           map[Meter]struct{}
+	packets, bytes uint64 // of retired meters
+}
+
+func (s *meterSet) add(m Meter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live == nil {
+		s.live = map[Meter]struct{}{}
+	}
+	s.live[m] = struct{}{}
+}
+
+func (s *meterSet) remove(m Meter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.live[m]; !ok {
+		return
+	}
+	delete(s.live, m)
+	s.packets += m.Packets()
+	s.bytes += m.Bytes()
+}
+
+func (s *meterSet) totals() (packets, bytes uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	packets, bytes = s.packets, s.bytes
+	for m := range s.live {
+		packets += m.Packets()
+		bytes += m.Bytes()
+	}
+	return packets, bytes
+}
