@@ -1,0 +1,65 @@
+// Browser tests of the signaling-notify metadata extension: sora-js-sdk
+// clients see metadata in their notifies and receive the push that a
+// management API change with push: true sends.
+//
+// Env: as sfu.test.mjs, plus SFU_API_URL (default http://127.0.0.1:3000/).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchBrowser, randomChannel, startStaticServer, withClients } from "../lib/harness.mjs";
+
+const T = 60_000;
+const API_URL = process.env.SFU_API_URL || "http://127.0.0.1:3000/";
+
+let browser;
+let staticServer;
+
+before(async () => {
+  staticServer = await startStaticServer();
+  browser = await launchBrowser();
+}, { timeout: T });
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await staticServer?.close();
+}, { timeout: T });
+
+/** Calls one management API operation and returns its JSON answer. */
+async function api(target, body) {
+  const res = await fetch(API_URL, {
+    method: "POST",
+    headers: { "x-sora-target": target, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  assert.equal(res.status, 200, `${target}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+describe("signaling notify metadata", () => {
+  test("a push after PutSignalingNotifyMetadataItem, and metadata in a later joiner's data", { timeout: T }, async () => {
+    await withClients(browser, `${staticServer.url}/sdk.html`, async (open) => {
+      const channelId = randomChannel("meta");
+      const a = await open("A");
+      const idA = await a.start({
+        role: "recvonly", channelId, options: { signalingNotifyMetadata: { name: "alice" } },
+      });
+      await a.waitForNotify("connection.created", idA);
+
+      const answer = await api("Sora_20201124.PutSignalingNotifyMetadataItem", {
+        channel_id: channelId, connection_id: idA, key: "hand", value: "raised", push: true,
+      });
+      assert.deepEqual(answer, { name: "alice", hand: "raised" });
+      const push = await a.waitFor("the metadata push", () => window.events.push[0] || false);
+      assert.deepEqual(push.data, {
+        type: "signaling_notify_metadata_ext", action: "PutMetadataItem",
+        connection_id: idA, key: "hand", value: "raised",
+      });
+      assert.equal(push.transport, "websocket");
+
+      const b = await open("B");
+      const idB = await b.start({ role: "recvonly", channelId });
+      const own = await b.waitForNotify("connection.created", idB);
+      assert.deepEqual(own.data, [{ connection_id: idA, client_id: idA, metadata: { name: "alice", hand: "raised" } }]);
+    });
+  });
+});
