@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/gosfu/sfu/metadata"
 )
@@ -115,7 +116,7 @@ func metadataError(err error) error {
 	case errors.Is(err, metadata.ErrNotObject):
 		return invalid("metadata", "must be a JSON object")
 	case errors.Is(err, metadata.ErrTooLarge):
-		return invalid("metadata", "%v", err)
+		return invalid("metadata", "%s", strings.TrimPrefix(err.Error(), "metadata: "))
 	}
-	return invalid("value", "%v", err)
+	return invalid("value", "%s", strings.TrimPrefix(err.Error(), "metadata: "))
 }
