@@ -117,13 +117,11 @@ func (ch *Channel) RequestKeyFrame(ctx context.Context, connID string) error {
 		return err
 	}
 	var video []*forward.Source
-	c.room.mu.Lock()
-	for _, p := range c.room.pubs {
-		if p.owner == c && p.source.Kind() == webrtc.RTPCodecTypeVideo {
-			video = append(video, p.source)
+	for _, p := range c.room.publicationsOf(c) {
+		if p.kind == webrtc.RTPCodecTypeVideo {
+			video = append(video, p.sources()...)
 		}
 	}
-	c.room.mu.Unlock()
 	for _, src := range video { // outside the room lock: it writes RTCP
 		src.RequestKeyFrame()
 	}

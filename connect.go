@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/id"
+	"github.com/gosfu/sfu/simulcast"
 )
 
 // Connect admits a client to a channel and returns the engine's offer.
@@ -76,8 +78,10 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 		runDone:   make(chan struct{}),
 		done:      make(chan struct{}),
 		wake:      make(chan struct{}, 1),
+		relayer:   make(chan struct{}, 1),
+		policies:  map[string]*forward.Policy{},
 		answers:   make(chan answerRequest),
-		subs:      map[*forward.Source]*subscription{},
+		subs:      map[*publication]*subscription{},
 	}
 	if c.clientID == "" {
 		c.clientID = connID
@@ -86,6 +90,8 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 		c.bundleID = connID
 	}
 	c.videoCodec, _ = videoSpec(req.Video.CodecType)
+	c.videoBitRate = req.Video.BitRate
+	c.connectRID, _ = simulcast.ParseRID(req.SimulcastRID) // validated
 	c.log = e.log.With("channel_id", c.channelID, "connection_id", connID)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lastPong.Store(time.Now().UnixNano())
@@ -152,15 +158,15 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	ssrc := uint32(t.SSRC())
 	src := forward.NewSource(forward.SourceConfig{
-		ID: t.ID(), StreamID: c.id, Codec: t.Codec(), Kind: t.Kind(),
+		ID: t.ID(), StreamID: c.id, RID: t.RID(), Codec: t.Codec(), Kind: t.Kind(),
 		RequestKeyFrame: func() {
 			_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 		},
 	})
-	c.log.Info("track published", "kind", t.Kind().String(), "codec", t.Codec().MimeType, "ssrc", ssrc)
-	c.engine.goTracked(func() { readReceiverRTCP(recv, src) })
+	c.log.Info("track published", "kind", t.Kind().String(), "codec", t.Codec().MimeType, "ssrc", ssrc, "rid", t.RID())
+	c.engine.goTracked(func() { readReceiverRTCP(recv, t.RID(), src) })
 	ended := make(chan struct{})
-	c.engine.goTracked(func() { c.sendReceiverReports(src, ended) })
+	c.engine.goTracked(func() { c.sendReceiverReports(src, ssrc, ended) })
 	c.engine.goTracked(func() {
 		defer close(ended)
 		c.engine.stats.AddReceived(src)
@@ -176,9 +182,14 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 // readReceiverRTCP reads a receiver's RTCP until it stops, so pion's
 // buffers never fill, and records the publisher's sender reports for the
 // LSR/DLSR fields of our receiver reports.
-func readReceiverRTCP(r *webrtc.RTPReceiver, src *forward.Source) {
+func readReceiverRTCP(r *webrtc.RTPReceiver, rid string, src *forward.Source) {
+	read := r.ReadRTCP
+	if rid != "" {
+		// A simulcast layer's RTCP has its own stream.
+		read = func() ([]rtcp.Packet, interceptor.Attributes, error) { return r.ReadSimulcastRTCP(rid) }
+	}
 	for {
-		pkts, _, err := r.ReadRTCP()
+		pkts, _, err := read()
 		if err != nil {
 			return
 		}
@@ -192,9 +203,29 @@ func readReceiverRTCP(r *webrtc.RTPReceiver, src *forward.Source) {
 
 // sendReceiverReports sends the publisher a receiver report (loss,
 // jitter) for src every rtcpReportInterval until the track ends.
-func (c *Connection) sendReceiverReports(src *forward.Source, ended <-chan struct{}) {
+//
+// For video it also sends a REMB with the bit rate the publisher may use.
+// Without bandwidth feedback a browser stays near its start bit rate
+// (about 300 kbps), which is too little for more than the lowest simulcast
+// layer; a REMB in its first two seconds lets it start at the limit.
+func (c *Connection) sendReceiverReports(src *forward.Source, ssrc uint32, ended <-chan struct{}) {
 	t := time.NewTicker(rtcpReportInterval)
 	defer t.Stop()
+	send := func() {
+		var pkts []rtcp.Packet
+		if rr, ok := src.ReceptionReport(); ok {
+			pkts = append(pkts, &rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{rr}})
+		}
+		if src.Kind() == webrtc.RTPCodecTypeVideo {
+			pkts = append(pkts, &rtcp.ReceiverEstimatedMaximumBitrate{
+				Bitrate: float32(c.upstreamBitrate()), SSRCs: []uint32{ssrc},
+			})
+		}
+		if len(pkts) > 0 {
+			_ = c.pc.WriteRTCP(pkts)
+		}
+	}
+	send()
 	for {
 		select {
 		case <-ended:
@@ -202,9 +233,26 @@ func (c *Connection) sendReceiverReports(src *forward.Source, ended <-chan struc
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
-			if rr, ok := src.ReceptionReport(); ok {
-				_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{rr}}})
-			}
+			send()
 		}
 	}
+}
+
+// upstreamBitrate is the video bit rate, in bits per second, the
+// publisher is allowed: what it asked for at connect (video.bit_rate, or
+// the simulcast layers' sum), else the engine's limit.
+func (c *Connection) upstreamBitrate() int {
+	if c.videoBitRate > 0 {
+		return c.videoBitRate * 1000
+	}
+	if c.simulcast {
+		sum := 0
+		for _, e := range c.engine.opts.SimulcastEncodings {
+			sum += e.MaxBitrate
+		}
+		if sum > 0 {
+			return sum
+		}
+	}
+	return c.engine.opts.MaxUpstreamBitrate
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
+	"github.com/gosfu/sfu/simulcast"
 )
 
 // Connection is one client's session in a channel: one PeerConnection
@@ -29,6 +30,7 @@ type Connection struct {
 	metadata                          json.RawMessage
 	createdAt                         time.Time
 	videoCodec                        codecSpec
+	videoBitRate                      int // kbps, from connect; 0 = unset
 
 	pc                 *webrtc.PeerConnection
 	ownAudio, ownVideo *webrtc.RTPTransceiver
@@ -47,11 +49,19 @@ type Connection struct {
 	lastPong    atomic.Int64 // unix nanoseconds
 
 	wake    chan struct{} // renegotiation wanted; capacity 1 coalesces
-	answers chan answerRequest
+	relayer chan struct{} // simulcast layer requests changed; capacity 1
+
+	// What this connection wants from each sender, by sender connection
+	// id (see rtpstream.go).
+	policyMu    sync.Mutex
+	policies    map[string]*forward.Policy
+	connectRID  simulcast.Layer // simulcast_rid at connect, or the default
+	ridOverride string          // RequestRtpStream for all senders; "" = none
+	answers     chan answerRequest
 
 	// Owned by the run goroutine (by Connect before run starts).
 	slots []*slot
-	subs  map[*forward.Source]*subscription
+	subs  map[*publication]*subscription
 }
 
 // ICECandidate is a client's trickled ICE candidate.
@@ -186,8 +196,8 @@ func (c *Connection) Close(reason CloseReason) {
 func (c *Connection) teardown() {
 	<-c.runDone
 	c.room.remove(c)
-	for src, sub := range c.subs {
-		src.RemoveDownTrack(sub.dt)
+	for _, sub := range c.subs {
+		sub.dt.Detach()
 		c.engine.stats.RemoveSent(sub.dt)
 	}
 	c.engine.remote.Delete(c.id)

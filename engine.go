@@ -14,6 +14,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gosfu/sfu/simulcast"
 	"github.com/gosfu/sfu/stats"
 )
 
@@ -195,6 +196,11 @@ func (e *Engine) validate(req *ConnectRequest) error {
 		return invalid("metadata", "not valid JSON")
 	case len(req.SignalingNotifyMetadata) > 0 && !json.Valid(req.SignalingNotifyMetadata):
 		return invalid("signaling_notify_metadata", "not valid JSON")
+	}
+	if req.SimulcastRID == "" {
+		req.SimulcastRID = e.opts.DefaultSimulcastRID
+	} else if _, err := simulcast.ParseRID(req.SimulcastRID); err != nil {
+		return invalid("simulcast_rid", "%q is not r0, r1 or r2", req.SimulcastRID)
 	}
 	if req.Audio.CodecType != "" && normalizeCodec(req.Audio.CodecType) != opusSpec.name {
 		return invalid("audio.codec_type", "%q is not supported (OPUS)", req.Audio.CodecType)

@@ -31,11 +31,12 @@ type slot struct {
 	reusable bool
 }
 
-// subscription is one forwarded track: a down-track on a slot.
+// subscription is one forwarded publication: a down-track on a slot.
 type subscription struct {
 	slot   *slot
 	dt     *forward.DownTrack
 	sender *webrtc.RTPSender
+	target *forward.Source // the layer last asked for (simulcast)
 }
 
 // initialOffer subscribes to the channel's current tracks and creates the
@@ -65,6 +66,10 @@ func (c *Connection) initialOffer(ctx context.Context) (Offer, error) {
 	}
 	if c.ownVideo != nil {
 		o.VideoMid = c.ownVideo.Mid()
+	}
+	if c.simulcast && c.ownVideo != nil {
+		o.Encodings = c.engine.opts.SimulcastEncodings
+		o.SDP = addRecvSimulcast(o.SDP, o.VideoMid, o.Encodings)
 	}
 	return o, nil
 }
@@ -112,6 +117,11 @@ func (c *Connection) run() {
 			}
 		case <-reports.C:
 			c.sendSenderReports()
+			// A layer that stopped arriving is dropped, one that came
+			// back is taken again.
+			c.updateLayers()
+		case <-c.relayer:
+			c.updateLayers()
 		case <-ping.C:
 			if time.Since(time.Unix(0, c.lastPong.Load())) > pongMissesBeforeClose*opts.PingInterval {
 				c.Close(ReasonPongTimeout)
@@ -198,53 +208,78 @@ func (c *Connection) reoffer() bool {
 }
 
 // syncSubscriptions makes the connection's down-tracks match the
-// channel's sources. It reports whether anything changed.
+// channel's publications, and each simulcast one forward the layer the
+// receiver should get. It reports whether the SDP must change.
 func (c *Connection) syncSubscriptions() (bool, error) {
 	if !c.role.Receives() {
 		return false, nil
 	}
-	want := map[*forward.Source]bool{}
-	for _, src := range c.room.sourcesFor(c) {
-		if (src.Kind() == webrtc.RTPCodecTypeAudio && c.audio) || (src.Kind() == webrtc.RTPCodecTypeVideo && c.video) {
-			want[src] = true
+	want := map[*publication]bool{}
+	for _, p := range c.room.publicationsFor(c) {
+		if (p.kind == webrtc.RTPCodecTypeAudio && c.audio) || (p.kind == webrtc.RTPCodecTypeVideo && c.video) {
+			want[p] = true
 		}
 	}
 	changed := false
-	for src, sub := range c.subs {
-		if !want[src] {
-			if err := c.unsubscribe(src, sub); err != nil {
+	for pub, sub := range c.subs {
+		if !want[pub] {
+			if err := c.unsubscribe(pub, sub); err != nil {
 				return changed, err
 			}
 			changed = true
 		}
 	}
-	for src := range want {
-		if c.subs[src] == nil {
-			if err := c.subscribe(src); err != nil {
+	for pub := range want {
+		if c.subs[pub] == nil {
+			ok, err := c.subscribe(pub)
+			if err != nil {
 				return changed, err
 			}
-			changed = true
+			changed = changed || ok
 		}
 	}
+	c.updateLayers()
 	return changed, nil
 }
 
-func (c *Connection) subscribe(src *forward.Source) error {
+// updateLayers switches every simulcast subscription to the layer the
+// receiver should get now (its request, or the nearest layer arriving).
+// The switch happens at the new layer's next key frame.
+func (c *Connection) updateLayers() {
+	for pub, sub := range c.subs {
+		if !pub.isSimulcast() {
+			continue
+		}
+		if target := pub.choose(c.requestedLayer(pub.owner)); target != nil && target != sub.target {
+			sub.target = target
+			sub.dt.SwitchTo(target)
+		}
+	}
+}
+
+// subscribe adds a down-track for pub on a free m-line (or a new one). It
+// reports false when pub has no source (it is being torn down).
+func (c *Connection) subscribe(pub *publication) (bool, error) {
+	src := pub.choose(c.requestedLayer(pub.owner))
+	if src == nil {
+		return false, nil
+	}
 	dt := forward.NewDownTrack(src)
+	dt.SetPolicy(c.policy(pub.owner.id))
 	s := c.reusableSlot(src.Kind())
 	var sender *webrtc.RTPSender
 	if s != nil {
 		var err error
 		if sender, err = c.engine.api.NewRTPSender(dt, c.pc.SCTP().Transport()); err != nil {
-			return err
+			return false, err
 		}
 		if err := s.tr.SetSender(sender, dt); err != nil {
-			return err
+			return false, err
 		}
 	} else {
 		tr, err := c.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
-			return err
+			return false, err
 		}
 		s = &slot{tr: tr, kind: src.Kind()}
 		c.slots = append(c.slots, s)
@@ -252,22 +287,22 @@ func (c *Connection) subscribe(src *forward.Source) error {
 	}
 	if spec, ok := specForCodec(src.Codec()); ok {
 		if err := s.tr.SetCodecPreferences(spec.preferences(src.Kind())); err != nil {
-			return err
+			return false, err
 		}
 	}
-	sub := &subscription{slot: s, dt: dt, sender: sender}
+	sub := &subscription{slot: s, dt: dt, sender: sender, target: src}
 	s.sub, s.reusable = sub, false
-	c.subs[src] = sub
+	c.subs[pub] = sub
 	src.AddDownTrack(dt)
 	c.engine.stats.AddSent(dt)
 	c.engine.goTracked(func() { readSenderRTCP(sender, dt) })
-	return nil
+	return true, nil
 }
 
-func (c *Connection) unsubscribe(src *forward.Source, sub *subscription) error {
+func (c *Connection) unsubscribe(pub *publication, sub *subscription) error {
 	sub.dt.Detach()
 	c.engine.stats.RemoveSent(sub.dt)
-	delete(c.subs, src)
+	delete(c.subs, pub)
 	sub.slot.sub = nil
 	return c.pc.RemoveTrack(sub.sender)
 }

@@ -58,6 +58,16 @@ type Options struct {
 	VideoCodecs []string
 	// DefaultVideoCodec is used when a client names none (default VP9).
 	DefaultVideoCodec string
+	// SimulcastEncodings are the layers a simulcast publisher is told to
+	// send, lowest first (default DefaultSimulcastEncodings).
+	SimulcastEncodings []Encoding
+	// MaxUpstreamBitrate is the video bit rate, in bits per second, a
+	// publisher is told it may use (by REMB) when it asked for none
+	// (default 5 Mbps).
+	MaxUpstreamBitrate int
+	// DefaultSimulcastRID is the layer a receiver gets when it names none
+	// (default "r2").
+	DefaultSimulcastRID string
 
 	// MaxChannels bounds the number of channels (default 10000).
 	MaxChannels int
@@ -116,6 +126,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DefaultVideoCodec == "" {
 		o.DefaultVideoCodec = DefaultVideoCodec
+	}
+	if len(o.SimulcastEncodings) == 0 {
+		o.SimulcastEncodings = DefaultSimulcastEncodings
+	}
+	if o.MaxUpstreamBitrate <= 0 {
+		o.MaxUpstreamBitrate = 5_000_000
+	}
+	if o.DefaultSimulcastRID == "" {
+		o.DefaultSimulcastRID = "r2"
 	}
 	if o.MaxChannels <= 0 {
 		o.MaxChannels = DefaultMaxChannels

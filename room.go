@@ -10,12 +10,6 @@ import (
 	"github.com/gosfu/sfu/metadata"
 )
 
-// publication is one track a connection publishes into its room.
-type publication struct {
-	owner  *Connection
-	source *forward.Source
-}
-
 // room is the state of one channel. Its mutex guards membership and the
 // list of publications; it is never held across pion calls.
 type room struct {
@@ -24,7 +18,7 @@ type room struct {
 
 	mu    sync.Mutex
 	conns []*Connection // in join order
-	pubs  []publication
+	pubs  []*publication
 	// meta is the connections' signaling-notify metadata. Changes are
 	// made under mu, so pushes leave in the order of the changes.
 	meta *metadata.Store
@@ -85,25 +79,49 @@ func (r *room) connectedLocked() []*Connection {
 	return out
 }
 
-// sourcesFor returns the sources c should receive: every other
+// publicationsFor returns the publications c should receive: every other
 // publisher's, except those of its own bundle.
-func (r *room) sourcesFor(c *Connection) []*forward.Source {
+func (r *room) publicationsFor(c *Connection) []*publication {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*forward.Source
+	var out []*publication
 	for _, p := range r.pubs {
 		if p.owner != c && p.owner.bundleID != c.bundleID {
-			out = append(out, p.source)
+			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// publish adds a source and asks every receiving connection to
-// renegotiate.
+// publicationsOf returns the publications of owner.
+func (r *room) publicationsOf(owner *Connection) []*publication {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*publication
+	for _, p := range r.pubs {
+		if p.owner == owner {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// publish adds a source to its owner's publication of that kind (a new
+// simulcast layer joins the existing one) and asks every receiving
+// connection to bring its subscriptions up to date.
 func (r *room) publish(owner *Connection, src *forward.Source) {
 	r.mu.Lock()
-	r.pubs = append(r.pubs, publication{owner: owner, source: src})
+	var pub *publication
+	for _, p := range r.pubs {
+		if p.owner == owner && p.kind == src.Kind() {
+			pub = p
+		}
+	}
+	if pub == nil {
+		pub = newPublication(owner, src.Kind())
+		r.pubs = append(r.pubs, pub)
+	}
+	pub.add(src)
 	subs := r.receiversLocked(owner)
 	r.mu.Unlock()
 	for _, c := range subs {
@@ -111,16 +129,16 @@ func (r *room) publish(owner *Connection, src *forward.Source) {
 	}
 }
 
-// unpublish removes a source and asks the receivers to renegotiate.
+// unpublish removes a source; a publication left without sources goes.
 func (r *room) unpublish(src *forward.Source) {
 	r.mu.Lock()
 	var owner *Connection
-	r.pubs = slices.DeleteFunc(r.pubs, func(p publication) bool {
-		if p.source == src {
-			owner = p.owner
-			return true
+	r.pubs = slices.DeleteFunc(r.pubs, func(p *publication) bool {
+		if !p.has(src) {
+			return false
 		}
-		return false
+		owner = p.owner
+		return p.remove(src)
 	})
 	var subs []*Connection
 	if owner != nil {
@@ -194,7 +212,7 @@ func (r *room) remove(c *Connection) {
 	}
 	r.conns = slices.Delete(r.conns, i, i+1)
 	hadPubs := false
-	r.pubs = slices.DeleteFunc(r.pubs, func(p publication) bool {
+	r.pubs = slices.DeleteFunc(r.pubs, func(p *publication) bool {
 		if p.owner == c {
 			hadPubs = true
 			return true

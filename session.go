@@ -72,6 +72,9 @@ type Offer struct {
 	AudioMid   string
 	VideoMid   string
 	ICEServers []ICEServer
+	// Encodings lists the simulcast layers the client must send, in the
+	// order of the SDP's rids (simulcast publishers only).
+	Encodings []Encoding
 	// Metadata comes from the Authenticate hook.
 	Metadata json.RawMessage
 }

@@ -22,7 +22,7 @@ type codecSpec struct {
 }
 
 var videoFeedback = []webrtc.RTCPFeedback{
-	{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
+	{Type: "goog-remb"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
 }
 
 var opusSpec = codecSpec{name: "OPUS", mime: webrtc.MimeTypeOpus, pt: 111, fmtp: "minptime=10;useinbandfec=1"}

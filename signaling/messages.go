@@ -134,6 +134,7 @@ type offerMessage struct {
 	Spotlight    bool              `json:"spotlight"`
 	Mid          map[string]string `json:"mid"`
 	Config       *offerConfig      `json:"config,omitempty"`
+	Encodings    []sfu.Encoding    `json:"encodings,omitempty"`
 	Metadata     json.RawMessage   `json:"metadata,omitempty"`
 }
 
@@ -145,7 +146,7 @@ func newOfferMessage(o sfu.Offer) offerMessage {
 	m := offerMessage{
 		Type: "offer", SDP: o.SDP, ConnectionID: o.ConnectionID, ClientID: o.ClientID,
 		BundleID: o.BundleID, ChannelID: o.ChannelID, Simulcast: o.Simulcast, Spotlight: o.Spotlight,
-		Mid: map[string]string{}, Metadata: o.Metadata,
+		Mid: map[string]string{}, Metadata: o.Metadata, Encodings: o.Encodings,
 	}
 	if o.AudioMid != "" {
 		m.Mid["audio"] = o.AudioMid

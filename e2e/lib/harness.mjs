@@ -116,11 +116,11 @@ export class Client {
   }
 
   /** Calls window.start() of the SDK page and remembers the connection id. */
-  async start({ role = "sendrecv", channelId, options = {} }) {
+  async start({ role = "sendrecv", channelId, options = {}, media = null }) {
     await this.waitFor("the SDK page to load", () => window.ready === true, null, 10_000);
     this.connectionId = await this.page.evaluate(
       (args) => window.start(args),
-      { role, channelId, signalingUrl: SIGNALING_URL, options },
+      { role, channelId, signalingUrl: SIGNALING_URL, options, media },
     );
     return this.connectionId;
   }
