@@ -3,6 +3,8 @@ package client
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"strings"
 
 	"github.com/pion/webrtc/v4"
@@ -224,17 +226,28 @@ func (c *Client) attach(pc *webrtc.PeerConnection, mid string, tracks []webrtc.T
 			return fmt.Errorf("client: simulcast encoding %q: %w", t.RID(), err)
 		}
 	}
-	// Drain RTCP so that the sender's buffers never fill up.
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := sender.Read(buf); err != nil {
-				return
-			}
+	// Read RTCP so that the sender's buffers never fill up, and hand it
+	// to the application. Each simulcast encoding has its own stream.
+	for _, t := range tracks {
+		read := sender.ReadRTCP
+		if len(tracks) > 1 {
+			rid := t.RID()
+			read = func() ([]rtcp.Packet, interceptor.Attributes, error) { return sender.ReadSimulcastRTCP(rid) }
 		}
-	}()
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				pkts, _, err := read()
+				if err != nil {
+					return
+				}
+				if f := c.cfg.OnSenderRTCP; f != nil {
+					f(t, pkts)
+				}
+			}
+		}()
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -88,6 +89,11 @@ type Config struct {
 	OnNotify func(eventType string, raw json.RawMessage)
 	// OnPush is called for every "push" message with its "data".
 	OnPush func(data json.RawMessage)
+	// OnSenderRTCP is called with the RTCP the server sends about a
+	// published track (PLI, FIR, NACK, receiver reports, REMB), in the
+	// goroutine that reads it for that track (for simulcast, one per
+	// encoding). Keep it short.
+	OnSenderRTCP func(track webrtc.TrackLocal, pkts []rtcp.Packet)
 	// OnReOffer is called with the re-offer's SDP after the re-answer was
 	// sent.
 	OnReOffer func(sdp string)
