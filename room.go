@@ -226,6 +226,9 @@ func (r *room) remove(c *Connection) {
 		}
 	}
 	r.meta.Remove(c.id)
+	for _, o := range r.conns {
+		o.forgetSender(c.id)
+	}
 	var subs []*Connection
 	if hadPubs {
 		subs = r.receiversLocked(c)

@@ -35,6 +35,13 @@ func (c *Connection) policy(senderID string) *forward.Policy {
 	return p
 }
 
+// forgetSender drops what c wanted from a sender that left.
+func (c *Connection) forgetSender(senderID string) {
+	c.policyMu.Lock()
+	defer c.policyMu.Unlock()
+	delete(c.policies, senderID)
+}
+
 // requestedLayer is the simulcast layer c wants from owner: what
 // RequestRtpStream asked for, else the connect-time choice.
 func (c *Connection) requestedLayer(owner *Connection) simulcast.Layer {
