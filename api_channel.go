@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
+	"github.com/gosfu/sfu/internal/codec"
 )
 
 // ChannelSummary describes one channel in Engine.ListChannels.
@@ -45,10 +46,10 @@ type ConnectionSummary struct {
 func (c *Connection) Summary() ConnectionSummary {
 	s := ConnectionSummary{ConnectionInfo: c.Info()}
 	if c.audio {
-		s.AudioCodec = opusSpec.name
+		s.AudioCodec = codec.Opus.Name
 	}
 	if c.video {
-		s.VideoCodec = c.videoCodec.name
+		s.VideoCodec = c.videoCodec.Name
 	}
 	return s
 }

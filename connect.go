@@ -10,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
+	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/internal/id"
 	"github.com/gosfu/sfu/simulcast"
 )
@@ -89,7 +90,7 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 	if c.bundleID == "" {
 		c.bundleID = connID
 	}
-	c.videoCodec, _ = videoSpec(req.Video.CodecType)
+	c.videoCodec, _ = codec.VideoByName(req.Video.CodecType)
 	c.videoBitRate = req.Video.BitRate
 	c.connectRID, _ = simulcast.ParseRID(req.SimulcastRID) // validated
 	c.log = e.log.With("channel_id", c.channelID, "connection_id", connID)
@@ -125,7 +126,7 @@ func (c *Connection) addOwnTransceivers() error {
 		if c.ownVideo, err = c.pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, recvonly); err != nil {
 			return err
 		}
-		if err = c.ownVideo.SetCodecPreferences(c.videoCodec.preferences(webrtc.RTPCodecTypeVideo)); err != nil {
+		if err = c.ownVideo.SetCodecPreferences(c.videoCodec.Preferences(webrtc.RTPCodecTypeVideo)); err != nil {
 			return err
 		}
 	}

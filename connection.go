@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
+	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
 )
 
@@ -29,7 +30,7 @@ type Connection struct {
 	simulcast, spotlight              bool
 	metadata                          json.RawMessage
 	createdAt                         time.Time
-	videoCodec                        codecSpec
+	videoCodec                        codec.Spec
 	videoBitRate                      int // kbps, from connect; 0 = unset
 
 	pc                 *webrtc.PeerConnection

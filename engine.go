@@ -14,6 +14,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
 	"github.com/gosfu/sfu/stats"
 )
@@ -50,7 +51,7 @@ func New(opts Options) *Engine {
 func NewEngine(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
 	for _, c := range opts.VideoCodecs {
-		if _, ok := videoSpec(c); !ok {
+		if _, ok := codec.VideoByName(c); !ok {
 			return nil, fmt.Errorf("sfu: unknown video codec %q", c)
 		}
 	}
@@ -202,7 +203,7 @@ func (e *Engine) validate(req *ConnectRequest) error {
 	} else if _, err := simulcast.ParseRID(req.SimulcastRID); err != nil {
 		return invalid("simulcast_rid", "%q is not r0, r1 or r2", req.SimulcastRID)
 	}
-	if req.Audio.CodecType != "" && normalizeCodec(req.Audio.CodecType) != opusSpec.name {
+	if req.Audio.CodecType != "" && normalizeCodec(req.Audio.CodecType) != codec.Opus.Name {
 		return invalid("audio.codec_type", "%q is not supported (OPUS)", req.Audio.CodecType)
 	}
 	if req.Video.CodecType != "" {

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
+	"github.com/gosfu/sfu/internal/codec"
 )
 
 // renegotiationDelay lets changes that arrive together (a publisher's
@@ -285,8 +286,8 @@ func (c *Connection) subscribe(pub *publication) (bool, error) {
 		c.slots = append(c.slots, s)
 		sender = tr.Sender()
 	}
-	if spec, ok := specForCodec(src.Codec()); ok {
-		if err := s.tr.SetCodecPreferences(spec.preferences(src.Kind())); err != nil {
+	if spec, ok := codec.ForMime(src.Codec().MimeType); ok {
+		if err := s.tr.SetCodecPreferences(spec.Preferences(src.Kind())); err != nil {
 			return false, err
 		}
 	}

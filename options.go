@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/gosfu/sfu/internal/codec"
 )
 
 // Defaults used where Options leaves a field at its zero value.
@@ -122,7 +124,7 @@ func (o Options) withDefaults() Options {
 		o.AnswerTimeout = DefaultAnswerTimeout
 	}
 	if len(o.VideoCodecs) == 0 {
-		o.VideoCodecs = []string{"VP9", "VP8", "AV1", "H264"}
+		o.VideoCodecs = codec.VideoNames()
 	}
 	if o.DefaultVideoCodec == "" {
 		o.DefaultVideoCodec = DefaultVideoCodec

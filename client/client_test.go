@@ -14,7 +14,26 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"github.com/gosfu/sfu/internal/codec"
 )
+
+// The exported payload types are the ones NewAPI registers.
+func TestPayloadTypeConstants(t *testing.T) {
+	want := map[string][2]int{
+		"VP8": {PayloadTypeVP8, PayloadTypeVP8RTX}, "VP9": {PayloadTypeVP9, PayloadTypeVP9RTX},
+		"AV1": {PayloadTypeAV1, PayloadTypeAV1RTX}, "H264": {PayloadTypeH264, PayloadTypeH264RTX},
+	}
+	for name, pts := range want {
+		s, ok := codec.VideoByName(name)
+		if !ok || int(s.PT) != pts[0] || int(s.RTX) != pts[1] {
+			t.Errorf("%s: registered %d/%d, constants say %d/%d", name, s.PT, s.RTX, pts[0], pts[1])
+		}
+	}
+	if int(codec.Opus.PT) != PayloadTypeOpus {
+		t.Errorf("opus: registered %d, constant says %d", codec.Opus.PT, PayloadTypeOpus)
+	}
+}
 
 func TestNewAPICodecs(t *testing.T) {
 	defer goleak.VerifyNone(t)
@@ -40,7 +59,7 @@ func TestNewAPICodecs(t *testing.T) {
 		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
 		"a=rtpmap:111 opus/48000/2",
 		"a=fmtp:111 minptime=10;useinbandfec=1",
-		"m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 45 46 102 103\r\n",
+		"m=video 9 UDP/TLS/RTP/SAVPF 98 99 96 97 45 46 102 103\r\n",
 		"a=rtpmap:96 VP8/90000", "a=rtpmap:97 rtx/90000", "a=fmtp:97 apt=96",
 		"a=rtpmap:98 VP9/90000", "a=fmtp:98 profile-id=0", "a=fmtp:99 apt=98",
 		"a=rtpmap:45 AV1/90000", "a=fmtp:46 apt=45",
@@ -58,8 +77,12 @@ func TestNewAPICodecs(t *testing.T) {
 			t.Errorf("offer lacks %q:\n%s", want, offer.SDP)
 		}
 	}
-	// No interceptors: no transport-cc, no goog-remb.
-	for _, unwanted := range []string{"transport-cc", "goog-remb", "transport-wide-cc"} {
+	// REMB is read (the engine sends it); without interceptors there is
+	// no transport-wide congestion control.
+	if !strings.Contains(offer.SDP, "a=rtcp-fb:96 goog-remb") {
+		t.Error("offer lacks goog-remb")
+	}
+	for _, unwanted := range []string{"transport-cc", "transport-wide-cc"} {
 		if strings.Contains(offer.SDP, unwanted) {
 			t.Errorf("offer has %q (interceptors registered?)", unwanted)
 		}

@@ -5,13 +5,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/gosfu/sfu/internal/codec"
 )
 
 // Roles a client can connect with.
@@ -180,7 +180,8 @@ type APIOptions struct {
 	SettingEngine func(*webrtc.SettingEngine)
 }
 
-// Payload types registered by NewAPI.
+// Payload types registered by NewAPI: the engine's (they must agree, so
+// that forwarded packets keep their type).
 const (
 	PayloadTypeOpus    = 111
 	PayloadTypeVP8     = 96
@@ -200,7 +201,7 @@ const (
 // otherwise, no interceptors at all.
 func NewAPI(opts APIOptions) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := registerCodecs(m); err != nil {
+	if err := codec.Register(m, nil); err != nil {
 		return nil, err
 	}
 	reg := opts.Interceptors
@@ -226,62 +227,4 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 		webrtc.WithSettingEngine(s),
 		webrtc.WithInterceptorRegistry(reg),
 	), nil
-}
-
-func registerCodecs(m *webrtc.MediaEngine) error {
-	fb := []webrtc.RTCPFeedback{
-		{Type: "nack"},
-		{Type: "nack", Parameter: "pli"},
-		{Type: "ccm", Parameter: "fir"},
-	}
-	codecs := []struct {
-		kind webrtc.RTPCodecType
-		pt   webrtc.PayloadType
-		cap  webrtc.RTPCodecCapability
-	}{
-		{webrtc.RTPCodecTypeAudio, PayloadTypeOpus, webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-			SDPFmtpLine: "minptime=10;useinbandfec=1"}},
-		{webrtc.RTPCodecTypeVideo, PayloadTypeVP8, webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}},
-		{webrtc.RTPCodecTypeVideo, PayloadTypeVP8RTX, rtx(PayloadTypeVP8)},
-		{webrtc.RTPCodecTypeVideo, PayloadTypeVP9, webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: fb}},
-		{webrtc.RTPCodecTypeVideo, PayloadTypeVP9RTX, rtx(PayloadTypeVP9)},
-		{webrtc.RTPCodecTypeVideo, PayloadTypeAV1, webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeAV1, ClockRate: 90000, RTCPFeedback: fb}},
-		{webrtc.RTPCodecTypeVideo, PayloadTypeAV1RTX, rtx(PayloadTypeAV1)},
-		{webrtc.RTPCodecTypeVideo, PayloadTypeH264, webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: fb,
-			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}},
-		{webrtc.RTPCodecTypeVideo, PayloadTypeH264RTX, rtx(PayloadTypeH264)},
-	}
-	for _, c := range codecs {
-		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: c.cap, PayloadType: c.pt}, c.kind); err != nil {
-			return err
-		}
-	}
-	exts := []struct {
-		uri  string
-		kind webrtc.RTPCodecType
-	}{
-		{sdp.AudioLevelURI, webrtc.RTPCodecTypeAudio},
-		{sdp.SDESMidURI, webrtc.RTPCodecTypeAudio},
-		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
-		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
-		{sdp.SDESRepairRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
-	}
-	for _, e := range exts {
-		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func rtx(apt int) webrtc.RTPCodecCapability {
-	return webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypeRTX, ClockRate: 90000,
-		SDPFmtpLine: "apt=" + strconv.Itoa(apt),
-	}
 }

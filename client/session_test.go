@@ -12,6 +12,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"github.com/gosfu/sfu/internal/codec"
 )
 
 const (
@@ -87,11 +89,8 @@ func (f *fakeSFU) serve(ws *websocket.Conn) {
 		t.Error(err)
 		return
 	}
-	vp8 := []webrtc.RTPCodecParameters{
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96},
-		{RTPCodecCapability: rtx(96), PayloadType: 97},
-	}
-	if err := vt.SetCodecPreferences(vp8); err != nil {
+	vp8, _ := codec.VideoByName("VP8")
+	if err := vt.SetCodecPreferences(vp8.Preferences(webrtc.RTPCodecTypeVideo)); err != nil {
 		t.Error(err)
 		return
 	}
@@ -191,7 +190,7 @@ func (f *fakeSFU) serve(ws *websocket.Conn) {
 		t.Error(err)
 		return
 	}
-	_ = ft.SetCodecPreferences(vp8)
+	_ = ft.SetCodecPreferences(vp8.Preferences(webrtc.RTPCodecTypeVideo))
 	send(map[string]any{"type": "re-offer", "sdp": offer()})
 	if next("re-answer") == nil {
 		return
