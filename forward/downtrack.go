@@ -75,7 +75,10 @@ type DownTrack struct {
 	octets      uint64
 	retransmits uint64
 	rtxHdr      rtp.Header
-	nackBuf     [MaxPacketSize]byte
+	// nackBuf holds a packet being retransmitted. Allocated at the first
+	// NACK: most down-tracks never see one, and 1.5 KB each would push
+	// the fan-out's working set out of the cache.
+	nackBuf []byte
 }
 
 // NewDownTrack returns a down-track for src. Attach it with

@@ -155,7 +155,10 @@ func (d *DownTrack) retransmit(sn uint16) bool {
 	if !ok {
 		return false
 	}
-	n, ts, marker, ok := seg.src.fromHistory(sn-seg.snOff, d.nackBuf[:])
+	if d.nackBuf == nil {
+		d.nackBuf = make([]byte, MaxPacketSize)
+	}
+	n, ts, marker, ok := seg.src.fromHistory(sn-seg.snOff, d.nackBuf)
 	if !ok {
 		return false
 	}
