@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -40,6 +41,8 @@ type config struct {
 	loopback   bool
 	logLevel   string
 	iceServers string
+	// debugListen serves net/http/pprof when set.
+	debugListen string
 	// interfaceFilter, when set, gathers candidates on that interface
 	// only (tests use "lo").
 	interfaceFilter string
@@ -67,6 +70,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.loopback, "loopback-candidates", envBool("SFU_LOOPBACK_CANDIDATES", true), "also gather loopback ICE candidates (SFU_LOOPBACK_CANDIDATES)")
 	fs.StringVar(&c.logLevel, "log-level", env("SFU_LOG_LEVEL", "info"), "debug, info, warn or error (SFU_LOG_LEVEL)")
 	fs.StringVar(&c.interfaceFilter, "interface", env("SFU_INTERFACE", ""), "gather ICE candidates on this network interface only (SFU_INTERFACE)")
+	fs.StringVar(&c.debugListen, "debug-listen", env("SFU_DEBUG_LISTEN", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060; off by default (SFU_DEBUG_LISTEN)")
 	fs.StringVar(&c.iceServers, "ice-servers", env("SFU_ICE_SERVERS", ""), "comma-separated STUN/TURN URLs handed to clients (SFU_ICE_SERVERS)")
 	return c, fs.Parse(args)
 }
@@ -127,8 +131,14 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 		engine.Close(context.Background())
 		return err
 	}
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
 	apiSrv, err := serveAPI(c, engine, log, serveErr)
+	if err != nil {
+		ln.Close()
+		engine.Close(context.Background())
+		return err
+	}
+	debugSrv, err := serveDebug(c, log, serveErr)
 	if err != nil {
 		ln.Close()
 		engine.Close(context.Background())
@@ -155,8 +165,11 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
 		err = serr
 	}
-	if apiSrv != nil {
-		if serr := apiSrv.Shutdown(shutdownCtx); serr != nil && err == nil {
+	for _, s := range []*http.Server{apiSrv, debugSrv} {
+		if s == nil {
+			continue
+		}
+		if serr := s.Shutdown(shutdownCtx); serr != nil && err == nil {
 			err = serr
 		}
 	}
@@ -188,6 +201,28 @@ func serveAPI(c config, engine *sfu.Engine, log *slog.Logger, errc chan<- error)
 	if c.apiReady != nil {
 		c.apiReady <- ln.Addr()
 	}
+	go func() { errc <- srv.Serve(ln) }()
+	return srv, nil
+}
+
+// serveDebug serves net/http/pprof on c.debugListen (nil server when it
+// is empty), for profiling a running server.
+func serveDebug(c config, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	if c.debugListen == "" {
+		return nil, nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", c.debugListen)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	log.Info("pprof listening", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { errc <- srv.Serve(ln) }()
 	return srv, nil
 }
