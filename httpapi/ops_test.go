@@ -195,65 +195,77 @@ func TestPushChannelAndConnection(t *testing.T) {
 	}
 }
 
-// TestRequestKeyFrame checks that the PLI reaches the publisher. The
-// client package drains its senders' RTCP itself, so this test reads the
-// video sender's RTCP alongside it: each packet goes to one of the two
-// readers, so the request is repeated (beyond the engine's 500 ms
-// key-frame throttle) until a PLI reaches the test's reader.
+// TestRequestKeyFrame checks that each request sends the publisher
+// exactly one PLI for its video (with no subscriber the engine sends none
+// of its own), and that requests closer together than the engine's 500 ms
+// key-frame throttle are merged.
 func TestRequestKeyFrame(t *testing.T) {
 	e := newEnv(t, sfu.Options{})
 	ctx := testContext(t, 30*time.Second)
-	var readers sync.WaitGroup
-	t.Cleanup(readers.Wait) // runs after the client's Close
-	pub := newPublisher(t)
-	p := e.dial(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, VideoCodecType: "VP8", Tracks: pub.tracks()})
-	pub.start(t)
-
-	plis := make(chan struct{}, 1)
-	for _, s := range p.PeerConnection().GetSenders() {
-		if s.Track() == nil || s.Track().Kind() != webrtc.RTPCodecTypeVideo {
-			continue
-		}
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			for {
-				pkts, _, err := s.ReadRTCP()
-				if err != nil {
-					return
-				}
-				for _, pkt := range pkts {
-					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
-						select {
-						case plis <- struct{}{}:
-						default:
-						}
-					}
+	var mu sync.Mutex
+	plis := 0
+	changed := make(chan struct{}, 1)
+	onRTCP := func(track webrtc.TrackLocal, pkts []rtcp.Packet) {
+		for _, pkt := range pkts {
+			if _, ok := pkt.(*rtcp.PictureLossIndication); ok && track.Kind() == webrtc.RTPCodecTypeVideo {
+				mu.Lock()
+				plis++
+				mu.Unlock()
+				select {
+				case changed <- struct{}{}:
+				default:
 				}
 			}
-		}()
+		}
 	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return plis
+	}
+	waitPLIs := func(n int) {
+		t.Helper()
+		for count() < n {
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				t.Fatalf("publisher got %d PLIs, want %d", count(), n)
+			}
+		}
+	}
+	pub := newPublisher(t)
+	p := e.dial(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, VideoCodecType: "VP8",
+		Tracks: pub.tracks(), OnSenderRTCP: onRTCP})
+	pub.start(t)
 
 	body := fmt.Sprintf(`{"channel_id": "sora", "connection_id": %q}`, p.ConnectionID())
+	// FEATURE-DISABLED until the engine has read the first video packets
+	// and published the track: retried every 20 ms until then.
 	for {
 		r := e.call(t, "Sora_20241218.RequestKeyFrame", body)
-		switch r.status {
-		case http.StatusOK:
+		if r.status == http.StatusOK {
 			jsonEqual(t, r.body, body)
-		case http.StatusBadRequest:
-			// FEATURE-DISABLED until the engine has read the first
-			// video packets and published the track.
-			r.fails(t, http.StatusBadRequest, "FEATURE-DISABLED")
-		default:
-			t.Fatalf("status %d: %s", r.status, r.body)
+			break
 		}
+		r.fails(t, http.StatusBadRequest, "FEATURE-DISABLED")
 		select {
-		case <-plis:
-			return
 		case <-ctx.Done():
-			t.Fatal("no PLI reached the publisher")
-		case <-time.After(600 * time.Millisecond):
+			t.Fatal("video never published")
+		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	waitPLIs(1)
+	// Within the throttle: answered, but no second PLI.
+	e.call(t, "Sora_20241218.RequestKeyFrame", body).ok(t, nil)
+	// Past the 500 ms throttle (an engine interval: nothing to wait on),
+	// the next request sends exactly one more.
+	time.Sleep(600 * time.Millisecond)
+	e.call(t, "Sora_20241218.RequestKeyFrame", body).ok(t, nil)
+	waitPLIs(2)
+	// RTCP arrives in order: a PLI from the throttled request would have
+	// come before the last one.
+	if got := count(); got != 2 {
+		t.Errorf("publisher got %d PLIs for three requests (one throttled), want 2", got)
 	}
 }
 

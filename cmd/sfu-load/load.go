@@ -110,7 +110,7 @@ type generator struct {
 	pubs    publishers
 	subs    []*subscriber
 	clients []*client.Client // publishers first; nil where a dial failed
-	readers readerSet        // track readers and RTCP watchers
+	readers readerSet        // track readers
 	kinds   int              // tracks per publisher
 }
 
@@ -193,21 +193,12 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 		p := g.pubs.list[i]
 		cfg := g.base(i / g.cfg.Publishers)
 		cfg.Role, cfg.API, cfg.Tracks = client.RoleSendonly, api, p.tracks()
+		cfg.OnSenderRTCP = p.onRTCP
 		c, err := client.Dial(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("publisher %d: %w", i, err)
 		}
 		g.clients[i] = c
-		if p.video != nil {
-			for _, tr := range c.PeerConnection().GetTransceivers() {
-				if s := tr.Sender(); s != nil && s.Track() == p.video && g.readers.add() {
-					go func() {
-						defer g.readers.done()
-						p.watchRTCP(s)
-					}()
-				}
-			}
-		}
 		g.pubs.start(runCtx, p)
 		return nil
 	})

@@ -181,27 +181,16 @@ func (p *publisher) run(ctx context.Context, stop <-chan struct{}) {
 	}
 }
 
-// watchRTCP reads the RTCP of the publisher's video sender and turns PLI
-// and FIR into key frames, until the sender stops.
-//
-// The client drains the same sender to keep its buffers empty, so the two
-// readers share the packets and only part of the requests are seen here;
-// the server repeats its request while a subscriber waits for a key frame,
-// and periodic key frames cover the rest. (An interceptor would see all of
-// them, but the client creates senders from the API it was given, whose
-// interceptor is a no-op: only a PeerConnection's own API copy runs the
-// registry.)
-func (p *publisher) watchRTCP(sender *webrtc.RTPSender) {
-	for {
-		pkts, _, err := sender.ReadRTCP()
-		if err != nil {
-			return
-		}
-		for _, pkt := range pkts {
-			switch pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				p.requestKeyFrame()
-			}
+// onRTCP is the publishing client's OnSenderRTCP: PLI and FIR for the
+// video track make the next frame a key frame.
+func (p *publisher) onRTCP(track webrtc.TrackLocal, pkts []rtcp.Packet) {
+	if p.video == nil || track != webrtc.TrackLocal(p.video) {
+		return
+	}
+	for _, pkt := range pkts {
+		switch pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			p.requestKeyFrame()
 		}
 	}
 }

@@ -53,8 +53,8 @@ type Summary struct {
 	VideoStats *KindSummary `json:"video_stats,omitempty"`
 	AudioStats *KindSummary `json:"audio_stats,omitempty"`
 
-	// Key frames sent, PLI/FIR seen by publishers (only part of them, see
-	// watchRTCP) and key-frame starts received, in the window.
+	// Key frames sent, PLI/FIR seen by publishers and key-frame starts
+	// received, in the window.
 	KeyFramesSent    uint64 `json:"key_frames_sent"`
 	KeyFramesSeen    uint64 `json:"key_frames_received"`
 	KeyFrameRequests uint64 `json:"key_frame_requests"`
