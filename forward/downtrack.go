@@ -284,9 +284,16 @@ func (d *DownTrack) writeRTP(src *Source, p *packet) {
 	h.SSRC = b.ssrc
 	// Header extension ids are per PeerConnection, so the publisher's do
 	// not apply; CSRCs are not forwarded either.
-	if _, err := b.writer.WriteRTP(h, p.payload); err == nil {
+	if n, err := b.writer.WriteRTP(h, p.payload); err == nil && n > 0 {
 		d.packets++
 		d.octets += uint64(len(p.payload))
+	} else if d.packets == 0 {
+		// pion reports a write before the subscriber's SRTP is ready as
+		// 0 bytes and no error, and drops it. Until something really
+		// went out, start over: the first packet delivered must be a key
+		// frame, or the subscriber waits for the next one.
+		d.resync = true
+		d.needKey, d.waitSince = d.kind == webrtc.RTPCodecTypeVideo, 0
 	}
 	d.mu.Unlock()
 	d.afterSwitch(switchedFrom)

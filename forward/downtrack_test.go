@@ -286,8 +286,11 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 
 type countWriter struct{ n int }
 
-func (w *countWriter) WriteRTP(*rtp.Header, []byte) (int, error) { w.n++; return 0, nil }
-func (w *countWriter) Write(b []byte) (int, error)               { return len(b), nil }
+func (w *countWriter) WriteRTP(h *rtp.Header, p []byte) (int, error) {
+	w.n++
+	return h.MarshalSize() + len(p), nil
+}
+func (w *countWriter) Write(b []byte) (int, error) { return len(b), nil }
 
 func equal(a, b []uint32) bool {
 	if len(a) != len(b) {
@@ -299,4 +302,47 @@ func equal(a, b []uint32) bool {
 		}
 	}
 	return true
+}
+
+// notReady drops the first n writes the way pion does before the
+// subscriber's SRTP is up: 0 bytes written, no error.
+type notReady struct {
+	recorder
+	n int
+}
+
+func (w *notReady) WriteRTP(h *rtp.Header, p []byte) (int, error) {
+	if w.n > 0 {
+		w.n--
+		return 0, nil
+	}
+	return w.recorder.WriteRTP(h, p)
+}
+
+// A key frame written before the transport was ready did not reach the
+// subscriber: the down-track must wait for the next one instead of
+// forwarding the inter frames that follow it.
+func TestDownTrackKeyFrameLostBeforeTransportReady(t *testing.T) {
+	w := &notReady{n: 1}
+	src := NewSource(SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo,
+		RequestKeyFrame: func() {}, KeyFrameInterval: time.Nanosecond})
+	dt := NewDownTrack(src)
+	if _, err := dt.Bind(&bindCtx{ssrc: 1, pt: 96, writer: w}); err != nil {
+		t.Fatal(err)
+	}
+	src.AddDownTrack(dt)
+	src.WritePacket(vp8Packet(1, 100, true, 1))  // dropped by the transport
+	src.WritePacket(vp8Packet(2, 200, false, 2)) // useless without it
+	src.WritePacket(vp8Packet(3, 300, true, 3))
+	src.WritePacket(vp8Packet(4, 400, false, 4))
+	got := w.take()
+	if len(got) != 2 || counter(got[0]) != 3 || counter(got[1]) != 4 {
+		t.Fatalf("delivered %d packets starting with %v, want packets 3 (a key frame) and 4", len(got), got)
+	}
+	if got[1].hdr.SequenceNumber != got[0].hdr.SequenceNumber+1 {
+		t.Errorf("sequence numbers %d, %d: not consecutive", got[0].hdr.SequenceNumber, got[1].hdr.SequenceNumber)
+	}
+	if dt.Packets() != 2 {
+		t.Errorf("Packets() = %d, want 2: the dropped write is not counted", dt.Packets())
+	}
 }
