@@ -3,9 +3,7 @@ package sfu_test
 import (
 	"context"
 	"encoding/binary"
-	"log/slog"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/sfutest"
 	"github.com/gosfu/sfu/signaling"
 )
 
@@ -29,34 +28,12 @@ type testServer struct {
 	url    string
 }
 
-// loopbackOptions restricts ICE to 127.0.0.1.
-func loopbackOptions(o sfu.Options) sfu.Options {
-	o.UDPAddr = "127.0.0.1:0"
-	o.IncludeLoopback = true
-	o.InterfaceFilter = func(name string) bool { return name == "lo" }
-	if os.Getenv("SFU_TEST_LOG") != "" {
-		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return o
-}
-
 func newTestServer(t *testing.T, o sfu.Options, hopts ...signaling.Option) *testServer {
 	t.Helper()
-	engine, err := sfu.NewEngine(loopbackOptions(o))
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := sfutest.NewEngine(t, o)
 	srv := httptest.NewServer(signaling.NewHandler(engine, hopts...))
-	ts := &testServer{engine: engine, http: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := engine.Close(ctx); err != nil {
-			t.Errorf("engine close: %v", err)
-		}
-		srv.Close()
-	})
-	return ts
+	t.Cleanup(srv.Close)
+	return &testServer{engine: engine, http: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
 }
 
 func testContext(t *testing.T, d time.Duration) context.Context {

@@ -9,6 +9,7 @@ import (
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
 	"github.com/gosfu/sfu/httpapi"
+	"github.com/gosfu/sfu/internal/sfutest"
 )
 
 func TestMethodNotAllowed(t *testing.T) {
@@ -212,12 +213,7 @@ func TestBearerToken(t *testing.T) {
 }
 
 func TestMountedAnywhere(t *testing.T) {
-	engine, err := sfu.NewEngine(loopbackOptions(sfu.Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer engine.Close(t.Context())
-	h := httpapi.NewHandler(engine)
+	h := httpapi.NewHandler(sfutest.NewEngine(t, sfu.Options{}))
 	for _, path := range []string{"/", "/api/", "/anything/else"} {
 		req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1"+path, nil)
 		req.Header.Set("x-sora-target", "Sora_20201013.ListChannels")

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
 	"github.com/gosfu/sfu/httpapi"
+	"github.com/gosfu/sfu/internal/sfutest"
 	"github.com/gosfu/sfu/signaling"
 )
 
@@ -35,36 +34,16 @@ type env struct {
 	apiURL string // http://.../api/
 }
 
-func loopbackOptions(o sfu.Options) sfu.Options {
-	o.UDPAddr = "127.0.0.1:0"
-	o.IncludeLoopback = true
-	o.InterfaceFilter = func(name string) bool { return name == "lo" }
-	if os.Getenv("SFU_TEST_LOG") != "" {
-		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return o
-}
-
 func newEnv(t *testing.T, o sfu.Options, opts ...httpapi.Option) *env {
 	t.Helper()
-	engine, err := sfu.NewEngine(loopbackOptions(o))
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := sfutest.NewEngine(t, o)
 	mux := http.NewServeMux()
 	mux.Handle("/signaling", signaling.NewHandler(engine))
 	mux.Handle("/api/", http.StripPrefix("/api", httpapi.NewHandler(engine, opts...)))
 	srv := httptest.NewServer(mux)
 	e := &env{engine: engine, srv: srv,
 		sigURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/signaling", apiURL: srv.URL + "/api/"}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := engine.Close(ctx); err != nil {
-			t.Errorf("engine close: %v", err)
-		}
-		srv.Close()
-	})
+	t.Cleanup(srv.Close)
 	return e
 }
 

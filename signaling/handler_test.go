@@ -14,6 +14,7 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/sfutest"
 	"github.com/gosfu/sfu/signaling"
 )
 
@@ -21,20 +22,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func newServer(t *testing.T, o sfu.Options, hopts ...signaling.Option) string {
 	t.Helper()
-	o.UDPAddr = "127.0.0.1:0"
-	o.IncludeLoopback = true
-	o.InterfaceFilter = func(name string) bool { return name == "lo" }
-	engine, err := sfu.NewEngine(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := sfutest.NewEngine(t, o)
 	srv := httptest.NewServer(signaling.NewHandler(engine, hopts...))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		engine.Close(ctx)
-		srv.Close()
-	})
+	t.Cleanup(srv.Close)
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 

@@ -10,9 +10,11 @@ import (
 
 	"net/http/httptest"
 
-	sfu "github.com/gosfu/sfu"
-	"github.com/gosfu/sfu/signaling"
 	"go.uber.org/goleak"
+
+	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/internal/sfutest"
+	"github.com/gosfu/sfu/signaling"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,23 +30,9 @@ func (w testLog) Write(p []byte) (int, error) {
 // TestRunLoopback drives an in-process server with 1 publisher and 3
 // subscribers for 2 s.
 func TestRunLoopback(t *testing.T) {
-	engine, err := sfu.NewEngine(sfu.Options{
-		UDPAddr:         "127.0.0.1:0",
-		IncludeLoopback: true,
-		InterfaceFilter: func(n string) bool { return n == "lo" },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := sfutest.NewEngine(t, sfu.Options{})
 	srv := httptest.NewServer(signaling.NewHandler(engine))
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := engine.Close(ctx); err != nil {
-			t.Errorf("engine close: %v", err)
-		}
-		srv.Close()
-	}()
+	t.Cleanup(srv.Close)
 
 	cfg := DefaultConfig()
 	cfg.URL = "ws" + strings.TrimPrefix(srv.URL, "http") + "/signaling"

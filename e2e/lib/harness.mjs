@@ -15,6 +15,7 @@ const soraJs = path.join(e2eDir, "node_modules", "sora-js-sdk", "dist", "sora.js
 
 export const SIGNALING_URL = process.env.SFU_SIGNALING_URL || "ws://127.0.0.1:5000/signaling";
 export const HTTP_URL = process.env.SFU_HTTP_URL || "http://127.0.0.1:5000/";
+export const API_URL = process.env.SFU_API_URL || "http://127.0.0.1:3000/";
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 export const CHROMIUM_ARGS = [
@@ -253,4 +254,19 @@ export async function withClients(browser, pageUrl, body) {
   } finally {
     await Promise.all(clients.map((c) => c.context.close().catch(() => {})));
   }
+}
+
+/**
+ * Calls one management API operation (x-sora-target) and returns its JSON
+ * answer; fails the test unless the status is 200.
+ */
+export async function api(target, body) {
+  const res = await fetch(API_URL, {
+    method: "POST",
+    headers: { "x-sora-target": target, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (res.status !== 200) throw new Error(`${target}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
 }

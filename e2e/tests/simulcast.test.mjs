@@ -5,10 +5,9 @@
 // Env: as sfu.test.mjs, plus SFU_API_URL (default http://127.0.0.1:3000/).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, randomChannel, startStaticServer, withClients } from "../lib/harness.mjs";
+import { api, launchBrowser, randomChannel, startStaticServer, withClients } from "../lib/harness.mjs";
 
 const T = 90_000;
-const API_URL = process.env.SFU_API_URL || "http://127.0.0.1:3000/";
 
 let browser;
 let staticServer;
@@ -23,16 +22,6 @@ after(async () => {
   await staticServer?.close();
 }, { timeout: T });
 
-async function api(target, body) {
-  const res = await fetch(API_URL, {
-    method: "POST",
-    headers: { "x-sora-target": target },
-    body: JSON.stringify(body),
-  });
-  const json = await res.json();
-  assert.equal(res.status, 200, `${target}: ${JSON.stringify(json)}`);
-  return json;
-}
 
 const capture = { audio: false, video: { width: { exact: 960 }, height: { exact: 540 } } };
 

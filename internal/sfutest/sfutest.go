@@ -1,0 +1,44 @@
+// Package sfutest has what the project's tests share to run an engine:
+// ICE restricted to 127.0.0.1, and cleanup when the test ends.
+package sfutest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	sfu "github.com/gosfu/sfu"
+)
+
+// LoopbackOptions restricts an engine's ICE to 127.0.0.1 (the interface
+// "lo", loopback candidates included), so test traffic never leaves the
+// machine. With SFU_TEST_LOG set, the engine logs to stderr.
+func LoopbackOptions(o sfu.Options) sfu.Options {
+	o.UDPAddr = "127.0.0.1:0"
+	o.IncludeLoopback = true
+	o.InterfaceFilter = func(name string) bool { return name == "lo" }
+	if os.Getenv("SFU_TEST_LOG") != "" {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return o
+}
+
+// NewEngine returns an engine on loopback that is closed, and checked to
+// close in time, when the test ends.
+func NewEngine(t testing.TB, o sfu.Options) *sfu.Engine {
+	t.Helper()
+	engine, err := sfu.NewEngine(LoopbackOptions(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := engine.Close(ctx); err != nil {
+			t.Errorf("engine close: %v", err)
+		}
+	})
+	return engine
+}
