@@ -36,6 +36,7 @@ type InvalidArgumentError struct {
 	Message string // what is wrong
 }
 
+// Error names the key and what is wrong with it.
 func (e *InvalidArgumentError) Error() string {
 	if e.Missing {
 		return fmt.Sprintf("sfu: missing %s", e.Key)
@@ -59,6 +60,7 @@ type RejectedError struct {
 	Err    error  // the hook's error, if it failed
 }
 
+// Error gives the reason and, if the hook failed, its error.
 func (e *RejectedError) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("sfu: connection rejected: %s: %v", e.Reason, e.Err)

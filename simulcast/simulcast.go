@@ -40,6 +40,7 @@ func (l Layer) RID() string {
 	return [...]string{"r0", "r1", "r2"}[l]
 }
 
+// String returns the rid, or "none".
 func (l Layer) String() string {
 	if r := l.RID(); r != "" {
 		return r
