@@ -26,6 +26,9 @@ type Engine struct {
 	log  *slog.Logger
 	api  *webrtc.API
 	mux  ice.UDPMux
+	// flush sends the UDP writes queued with Options.BatchSends; nil
+	// without batching.
+	flush func()
 
 	mu     sync.Mutex
 	rooms  map[string]*room
@@ -58,11 +61,11 @@ func NewEngine(opts Options) (*Engine, error) {
 	if !slices.Contains(opts.VideoCodecs, opts.DefaultVideoCodec) {
 		return nil, fmt.Errorf("sfu: default video codec %q is not in VideoCodecs", opts.DefaultVideoCodec)
 	}
-	api, mux, err := newAPI(opts)
+	api, mux, flush, err := newAPI(opts)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: %w", err)
 	}
-	return &Engine{opts: opts, log: opts.Logger, api: api, mux: mux, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
+	return &Engine{opts: opts, log: opts.Logger, api: api, mux: mux, flush: flush, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
 }
 
 // UDPAddr returns the local address of the UDP socket all peers share.

@@ -84,7 +84,17 @@ func (r *receiver) wait(t *testing.T, ctx context.Context, name string) {
 }
 
 func TestForwardOnePublisherThreeSubscribers(t *testing.T) {
-	ts := newTestServer(t, sfu.Options{})
+	forwardOneToThree(t, sfu.Options{})
+}
+
+// TestForwardBatchSends is the same with the UDP writes batched
+// (sendmmsg on Linux).
+func TestForwardBatchSends(t *testing.T) {
+	forwardOneToThree(t, sfu.Options{BatchSends: true})
+}
+
+func forwardOneToThree(t *testing.T, opts sfu.Options) {
+	ts := newTestServer(t, opts)
 	ctx := testContext(t, 30*time.Second)
 
 	pub := newPublisher(t, "pub")

@@ -41,6 +41,12 @@ type Options struct {
 	// IncludeLoopback gathers loopback candidates too, so that a browser
 	// on the same machine (or in a namespace with only loopback) connects.
 	IncludeLoopback bool
+	// BatchSends queues the packets written to the UDP socket and sends
+	// them with sendmmsg(2), up to 16 per call, flushed at the end of each
+	// forwarded packet's fan-out (other writes within half a millisecond),
+	// instead of one sendto(2) per packet per subscriber. Linux only;
+	// ignored elsewhere.
+	BatchSends bool
 	// InterfaceFilter, when set, keeps only the network interfaces for
 	// which it returns true.
 	InterfaceFilter func(name string) bool

@@ -10,21 +10,30 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/internal/codec"
+	"github.com/gosfu/sfu/internal/udpbatch"
 )
 
 // newAPI builds the pion API every PeerConnection of the engine shares:
 // our own media engine, no interceptors (pion's defaults copy and allocate
 // per packet), one UDP socket for all peers, AES-128-GCM preferred.
-func newAPI(o Options) (*webrtc.API, ice.UDPMux, error) {
+// With o.BatchSends the socket queues writes and flush, not nil then,
+// sends them in one sendmmsg call (Linux only; elsewhere flush is nil).
+func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, flush func(), err error) {
 	m := &webrtc.MediaEngine{}
 	if err := codec.Register(m, o.VideoCodecs); err != nil {
-		return nil, nil, fmt.Errorf("media engine: %w", err)
+		return nil, nil, nil, fmt.Errorf("media engine: %w", err)
 	}
 	conn, err := net.ListenPacket("udp4", o.UDPAddr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listen %s: %w", o.UDPAddr, err)
+		return nil, nil, nil, fmt.Errorf("listen %s: %w", o.UDPAddr, err)
 	}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	if udp, ok := conn.(*net.UDPConn); ok && o.BatchSends {
+		conn = udpbatch.NewConn(udp, udpbatch.Config{})
+		if f, ok := conn.(udpbatch.Flusher); ok {
+			flush = f.Flush
+		}
+	}
+	mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 
 	var se webrtc.SettingEngine
 	se.SetICEUDPMux(mux)
@@ -43,10 +52,10 @@ func newAPI(o Options) (*webrtc.API, ice.UDPMux, error) {
 		dtls.SRTP_AEAD_AES_256_GCM,
 		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
 	)
-	api := webrtc.NewAPI(
+	api = webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithSettingEngine(se),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 	)
-	return api, mux, nil
+	return api, mux, flush, nil
 }

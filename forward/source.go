@@ -51,6 +51,9 @@ type SourceConfig struct {
 	// (default DefaultKeyFrameWait), so that a publisher whose key frames
 	// we fail to detect still reaches its subscribers.
 	KeyFrameWait time.Duration
+	// Flush, if not nil, is called once after each packet was written to
+	// every down-track, to send what the socket queued (batched sends).
+	Flush func()
 	// HistorySize is the number of recent packets kept to answer NACKs:
 	// 0 means DefaultHistorySize for video and none for audio, negative
 	// means none.
@@ -209,6 +212,9 @@ func (s *Source) WritePacket(pkt []byte) {
 	// subscriber costs nothing and a packet is never queued.
 	for _, d := range *s.downTracks.Load() {
 		d.writeRTP(s, p)
+	}
+	if s.cfg.Flush != nil {
+		s.cfg.Flush()
 	}
 }
 
