@@ -56,10 +56,6 @@ type RemoteStats struct {
 	Timestamp time.Time
 }
 
-func remoteStats(r stats.Remote) RemoteStats {
-	return RemoteStats{ChannelID: r.ChannelID, ConnectionID: r.ConnectionID, Stats: r.Stats, Timestamp: r.Received}
-}
-
 // RemoteStats returns the latest report of every connection that sent
 // one, channels sorted by id, connections in join order.
 func (e *Engine) RemoteStats() []RemoteStats {
@@ -76,8 +72,8 @@ func (e *Engine) RemoteStats() []RemoteStats {
 func (ch *Channel) RemoteStats() []RemoteStats {
 	out := []RemoteStats{}
 	for _, c := range ch.Connections() {
-		if r, ok := ch.engine.remote.Get(c.id); ok {
-			out = append(out, remoteStats(r))
+		if r := c.remote.Load(); r != nil {
+			out = append(out, *r)
 		}
 	}
 	return out
@@ -91,8 +87,8 @@ func (ch *Channel) ConnectionRemoteStats(ctx context.Context, connID string) (Re
 	if err != nil {
 		return RemoteStats{}, err
 	}
-	if r, ok := ch.engine.remote.Get(c.id); ok {
-		return remoteStats(r), nil
+	if r := c.remote.Load(); r != nil {
+		return *r, nil
 	}
 	return RemoteStats{ChannelID: ch.id, ConnectionID: c.id, Stats: json.RawMessage("[]")}, nil
 }

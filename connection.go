@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
+	"github.com/gosfu/sfu/stats"
 )
 
 // Connection is one client's session in a channel: one PeerConnection
@@ -46,8 +48,9 @@ type Connection struct {
 	done      chan struct{}
 
 	connected   atomic.Bool
-	connectedAt atomic.Int64 // unix nanoseconds
-	lastPong    atomic.Int64 // unix nanoseconds
+	connectedAt atomic.Int64                // unix nanoseconds
+	lastPong    atomic.Int64                // unix nanoseconds
+	remote      atomic.Pointer[RemoteStats] // the client's latest report
 
 	wake    chan struct{} // renegotiation wanted; capacity 1 coalesces
 	relayer chan struct{} // simulcast layer requests changed; capacity 1
@@ -171,13 +174,15 @@ func isMDNSCandidate(c string) bool {
 	return len(f) > 4 && strings.HasSuffix(f[4], ".local")
 }
 
-// Pong records the client's answer to a ping. stats is the client's
-// RTCStats report when the ping asked for it.
-func (c *Connection) Pong(stats json.RawMessage) {
+// Pong records the client's answer to a ping. report is the client's
+// RTCStats report when the ping asked for it (kept while valid: a JSON
+// array of at most stats.MaxRemoteStatsSize bytes).
+func (c *Connection) Pong(report json.RawMessage) {
 	now := time.Now()
 	c.lastPong.Store(now.UnixNano())
-	if len(stats) > 0 && c.engine.remote.Put(c.channelID, c.id, stats, now) && c.ctx.Err() != nil {
-		c.engine.remote.Delete(c.id) // teardown may have run since
+	if stats.ValidRemoteStats(report) {
+		c.remote.Store(&RemoteStats{ChannelID: c.channelID, ConnectionID: c.id,
+			Stats: slices.Clone(report), Timestamp: now})
 	}
 }
 
@@ -201,7 +206,6 @@ func (c *Connection) teardown() {
 		sub.dt.Detach()
 		c.engine.stats.RemoveSent(sub.dt)
 	}
-	c.engine.remote.Delete(c.id)
 	c.engine.stats.ConnectionDestroyed(c.isConnected(), time.Since(time.Unix(0, c.connectedAt.Load())))
 	if err := c.pc.Close(); err != nil {
 		c.log.Debug("close peer connection", "err", err)

@@ -36,8 +36,7 @@ type Engine struct {
 
 	wg sync.WaitGroup // every goroutine the engine starts
 
-	stats  *stats.Collector  // GetStatsReport counters
-	remote stats.RemoteStore // clients' latest RTCStats
+	stats *stats.Collector // GetStatsReport counters
 }
 
 // New returns an engine configured by opts. It panics only if the UDP
