@@ -194,9 +194,10 @@ func (r *room) markConnected(c *Connection) {
 		}
 	}
 	c.emit(Event{Kind: EventNotify, Notify: self})
+	created := c.notify("connection.created", conns) // one value for all the others
 	for _, o := range conns {
 		if o != c {
-			o.emit(Event{Kind: EventNotify, Notify: c.notify("connection.created", conns)})
+			o.emit(Event{Kind: EventNotify, Notify: created})
 		}
 	}
 }
@@ -221,8 +222,9 @@ func (r *room) remove(c *Connection) {
 	})
 	if c.isConnected() {
 		conns := r.connectedLocked()
+		destroyed := c.notify("connection.destroyed", conns)
 		for _, o := range conns {
-			o.emit(Event{Kind: EventNotify, Notify: c.notify("connection.destroyed", conns)})
+			o.emit(Event{Kind: EventNotify, Notify: destroyed})
 		}
 	}
 	r.meta.Remove(c.id)

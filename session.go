@@ -95,7 +95,8 @@ const (
 	EventPing
 )
 
-// Event is something the adapter must send to the client.
+// Event is something the adapter must send to the client. Its Notify and
+// Push may be shared by every recipient of the same event: read only.
 type Event struct {
 	Kind      EventKind
 	SDP       string
