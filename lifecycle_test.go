@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
@@ -246,6 +247,64 @@ func wantNotify(t *testing.T, what string, got, want map[string]any) {
 		w, _ := json.Marshal(v)
 		if string(g) != string(w) {
 			t.Errorf("%s: %s = %s, want %s", what, k, g, w)
+		}
+	}
+}
+
+// kindsFrom returns the kinds of the active m-lines carrying stream.
+func kindsFrom(t *testing.T, raw, stream string) []string {
+	t.Helper()
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(raw); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, m := range sd.MediaDescriptions {
+		v, _ := m.Attribute("msid")
+		_, inactive := m.Attribute("inactive")
+		if strings.HasPrefix(v, stream+" ") && !inactive {
+			kinds = append(kinds, m.MediaName.Media)
+		}
+	}
+	return kinds
+}
+
+// "audio": false and "video": false leave that kind out in both
+// directions: a publisher is offered no m-line to send it on, a receiver
+// is offered none of the others' tracks of that kind.
+func TestAudioOrVideoFalse(t *testing.T) {
+	ts := newTestServer(t, sfu.Options{})
+	ctx := testContext(t, 20*time.Second)
+
+	pub := newPublisher(t, "p")
+	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "kinds", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
+	pub.start(t, 5*time.Millisecond)
+
+	videoOnly := newPublisher(t, "v")
+	v := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "kinds", Role: "sendonly", VideoCodecType: "VP8",
+		Audio: client.Bool(false), Tracks: []webrtc.TrackLocal{videoOnly.video}})
+	if m := v.Offer().Mid; m.Audio != "" || m.Video == "" {
+		t.Errorf("audio:false publisher's offer mid = %+v, want video only", m)
+	}
+
+	// Once a full receiver is offered both of the publisher's tracks,
+	// both are published: the restricted receivers' first offers would
+	// carry both too, unless the kind is filtered out.
+	full := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "kinds", Role: "recvonly"})
+	if err := full.Wait(ctx, func() bool { return len(kindsFrom(t, full.RemoteSDP(), p.ConnectionID())) == 2 }); err != nil {
+		t.Fatalf("full receiver not offered audio and video: %v", err)
+	}
+	noVideo := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "kinds", Role: "recvonly", Video: client.Bool(false)})
+	noAudio := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "kinds", Role: "recvonly", Audio: client.Bool(false)})
+	for _, tt := range []struct {
+		c    *client.Client
+		want string
+	}{{noVideo, "audio"}, {noAudio, "video"}} {
+		if err := tt.c.Wait(ctx, func() bool { return len(kindsFrom(t, tt.c.RemoteSDP(), p.ConnectionID())) > 0 }); err != nil {
+			t.Fatalf("no m-line of the publisher offered: %v", err)
+		}
+		if got := kindsFrom(t, tt.c.RemoteSDP(), p.ConnectionID()); len(got) != 1 || got[0] != tt.want {
+			t.Errorf("offered %v of the publisher, want only %s", got, tt.want)
 		}
 	}
 }

@@ -91,14 +91,15 @@ func TestSubscriberPLIReachesPublisher(t *testing.T) {
 	sub := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "pli", Role: "recvonly", OnTrack: rt.onTrack})
 	rt.from(p.ConnectionID()).wait(t, ctx, "subscriber")
 
-	// Let the subscriber's own start-up key-frame request pass the
-	// throttle, then ask as a decoder would.
-	log.mu.Lock()
-	log.plis = 0
-	log.mu.Unlock()
+	// Wait out the 500 ms key-frame throttle (a clock, not an event), so
+	// that only the subscriber's PLI can reach the publisher after the
+	// count is reset; then ask as a decoder would.
 	for _, tr := range sub.RemoteTracks() {
 		if tr.Kind() == webrtc.RTPCodecTypeVideo {
-			time.Sleep(600 * time.Millisecond) // past the 500 ms key-frame throttle
+			time.Sleep(600 * time.Millisecond)
+			log.mu.Lock()
+			log.plis = 0
+			log.mu.Unlock()
 			pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(tr.Track.SSRC())}
 			if err := sub.PeerConnection().WriteRTCP([]rtcp.Packet{pli}); err != nil {
 				t.Fatal(err)
