@@ -363,6 +363,25 @@ func last(v []vpkt) string {
 }
 
 // countLayer counts the packets of layer l from index from on.
+// waitLayer waits until 30 packets of layer l arrived after the call.
+func (r *simReceiver) waitLayer(t *testing.T, ctx context.Context, what string, l int) {
+	t.Helper()
+	mark, _ := r.snapshot()
+	r.wait(t, ctx, what, func(video []vpkt, _ int) bool { return countLayer(video, len(mark), l) >= 30 })
+}
+
+// wantRuns checks every packet received and that the layers came in the
+// order runs names ("r0 r2 r0").
+func (r *simReceiver) wantRuns(t *testing.T, name, runs string) {
+	t.Helper()
+	r.check(t, name)
+	video, _ := r.snapshot()
+	checkStream(t, name, video)
+	if got := layerRuns(video); got != runs {
+		t.Errorf("%s got layers %q, want %q", name, got, runs)
+	}
+}
+
 func countLayer(video []vpkt, from, l int) int {
 	n := 0
 	for _, v := range video[min(from, len(video)):] {
@@ -430,12 +449,7 @@ func TestSimulcastReceiversGetTheirLayer(t *testing.T) {
 	}
 	for l, r := range recvs {
 		name := rids[l] + " receiver"
-		r.check(t, name)
-		video, _ := r.snapshot()
-		checkStream(t, name, video)
-		if runs := layerRuns(video); runs != rids[l] {
-			t.Errorf("%s got layers %q, want only %s", name, runs, rids[l])
-		}
+		r.wantRuns(t, name, rids[l])
 	}
 }
 
@@ -458,22 +472,15 @@ func TestRequestRtpStreamSwitchesLayer(t *testing.T) {
 	if err := pub.events.until(ctx, func() bool { return pub.plis[2].Load() > plis }); err != nil {
 		t.Fatalf("no PLI for r2 after RequestRtpStream: %v", err)
 	}
-	mark, _ := r.snapshot()
-	r.wait(t, ctx, "r2 after the request", func(video []vpkt, _ int) bool { return countLayer(video, len(mark), 2) >= 30 })
+	r.waitLayer(t, ctx, "r2 after the request", 2)
 
 	// Reset to the connect-time r0, for every sender.
 	if err := ch.ResetRtpStream(ctx, c.ConnectionID(), ""); err != nil {
 		t.Fatalf("ResetRtpStream: %v", err)
 	}
-	mark, _ = r.snapshot()
-	r.wait(t, ctx, "r0 after the reset", func(video []vpkt, _ int) bool { return countLayer(video, len(mark), 0) >= 30 })
+	r.waitLayer(t, ctx, "r0 after the reset", 0)
 
-	r.check(t, "receiver")
-	video, _ := r.snapshot()
-	checkStream(t, "receiver", video)
-	if runs := layerRuns(video); runs != "r0 r2 r0" {
-		t.Errorf("layers %q, want r0 r2 r0", runs)
-	}
+	r.wantRuns(t, "receiver", "r0 r2 r0")
 }
 
 // PauseRtpStream stops one sender's video to one receiver; its audio and
@@ -551,18 +558,11 @@ func TestSimulcastLayerStopsAndReturns(t *testing.T) {
 	pub.enabled[2].Store(false)
 	// The engine drops a layer silent for a second, checking every
 	// second: the switch comes within about two seconds.
-	mark, _ := r.snapshot()
-	r.wait(t, ctx, "r1 while r2 is stopped", func(video []vpkt, _ int) bool { return countLayer(video, len(mark), 1) >= 30 })
+	r.waitLayer(t, ctx, "r1 while r2 is stopped", 1)
 	pub.enabled[2].Store(true)
-	mark, _ = r.snapshot()
-	r.wait(t, ctx, "r2 once it is back", func(video []vpkt, _ int) bool { return countLayer(video, len(mark), 2) >= 30 })
+	r.waitLayer(t, ctx, "r2 once it is back", 2)
 
-	r.check(t, "receiver")
-	video, _ := r.snapshot()
-	checkStream(t, "receiver", video)
-	if runs := layerRuns(video); runs != "r2 r1 r2" {
-		t.Errorf("layers %q, want r2 r1 r2", runs)
-	}
+	r.wantRuns(t, "receiver", "r2 r1 r2")
 }
 
 func TestRtpStreamErrors(t *testing.T) {
