@@ -87,6 +87,15 @@ func (e *env) call(t *testing.T, target, body string) answer {
 	return e.do(t, http.MethodPost, h, body)
 }
 
+// echo calls target with body and checks that the answer is 200 and
+// echoes body, as most operations do.
+func (e *env) echo(t *testing.T, target, body string) {
+	t.Helper()
+	a := e.call(t, target, body)
+	a.ok(t, nil)
+	jsonEqual(t, a.body, body)
+}
+
 // ok checks a 200 JSON answer and decodes it into v.
 func (a answer) ok(t *testing.T, v any) {
 	t.Helper()

@@ -211,9 +211,7 @@ func TestRtpStreamOperations(t *testing.T) {
     "rid": "r1",
     "send_connection_id": %q
 }`, recv, send)
-	r := e.call(t, "Sora_20201005.RequestRtpStream", body)
-	r.ok(t, nil)
-	jsonEqual(t, r.body, body)
+	e.echo(t, "Sora_20201005.RequestRtpStream", body)
 	e.watch.waitLayer(t, ctx, "r1", 20)
 
 	body = fmt.Sprintf(`{
@@ -221,22 +219,16 @@ func TestRtpStreamOperations(t *testing.T) {
     "recv_connection_id": %q,
     "send_connection_id": %q
 }`, recv, send)
-	r = e.call(t, "Sora_20201005.ResetRtpStream", body)
-	r.ok(t, nil)
-	jsonEqual(t, r.body, body)
+	e.echo(t, "Sora_20201005.ResetRtpStream", body)
 	e.watch.waitLayer(t, ctx, "r0", 20)
 
 	// send_connection_id is optional: every simulcast sender; the echo
 	// leaves it out too.
 	body = fmt.Sprintf(`{"channel_id": "sora", "recv_connection_id": %q, "rid": "r2"}`, recv)
-	r = e.call(t, "Sora_20201005.RequestRtpStream", body)
-	r.ok(t, nil)
-	jsonEqual(t, r.body, body)
+	e.echo(t, "Sora_20201005.RequestRtpStream", body)
 	e.watch.waitLayer(t, ctx, "r2", 20)
 	body = fmt.Sprintf(`{"channel_id": "sora", "recv_connection_id": %q}`, recv)
-	r = e.call(t, "Sora_20201005.ResetRtpStream", body)
-	r.ok(t, nil)
-	jsonEqual(t, r.body, body)
+	e.echo(t, "Sora_20201005.ResetRtpStream", body)
 	e.watch.waitLayer(t, ctx, "r0", 20)
 
 	body = fmt.Sprintf(`{
@@ -244,14 +236,12 @@ func TestRtpStreamOperations(t *testing.T) {
     "recv_connection_id": %q,
     "send_connection_id": %q
 }`, recv, send)
-	r = e.call(t, "Sora_20200401.PauseRtpStream", body)
-	r.ok(t, nil)
-	jsonEqual(t, r.body, body)
+	e.echo(t, "Sora_20200401.PauseRtpStream", body)
 	want := []sfu.PausedStream{{ChannelID: "sora", RecvConnectionID: recv, Role: sfu.RoleRecvOnly, SendConnectionID: send}}
 	if got := e.engine.Channel("sora").ListPauseRtpStreams(ctx); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("paused streams %+v, want %+v", got, want)
 	}
-	r = e.call(t, "Sora_20200401.ListPauseRtpStreams", `{"channel_id": "sora"}`)
+	r := e.call(t, "Sora_20200401.ListPauseRtpStreams", `{"channel_id": "sora"}`)
 	r.ok(t, nil)
 	jsonEqual(t, r.body, fmt.Sprintf(`[
     {
@@ -262,9 +252,7 @@ func TestRtpStreamOperations(t *testing.T) {
     }
 ]`, recv, send))
 
-	r = e.call(t, "Sora_20200401.ResumeRtpStream", body)
-	r.ok(t, nil)
-	jsonEqual(t, r.body, body)
+	e.echo(t, "Sora_20200401.ResumeRtpStream", body)
 	r = e.call(t, "Sora_20200401.ListPauseRtpStreams", `{"channel_id": "sora"}`)
 	r.ok(t, nil)
 	jsonEqual(t, r.body, `[]`)
