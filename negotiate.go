@@ -252,6 +252,7 @@ func (c *Connection) updateLayers() {
 			continue
 		}
 		if target := pub.choose(c.requestedLayer(pub.owner)); target != nil && target != sub.target {
+			c.log.Debug("simulcast layer switch", "sender", pub.owner.id, "from", sub.target.RID(), "to", target.RID())
 			sub.target = target
 			sub.dt.SwitchTo(target)
 		}

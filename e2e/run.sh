@@ -36,7 +36,7 @@ inner='
 set -u
 ip link set lo up 2>/dev/null || true
 log="$tmp/sfu.log"
-"$tmp/sfu" --listen 127.0.0.1:5000 --api-listen 127.0.0.1:3000 --udp-port 5000 >"$log" 2>&1 &
+"$tmp/sfu" --listen 127.0.0.1:5000 --api-listen 127.0.0.1:3000 --udp-port 5000 --log-level debug >"$log" 2>&1 &
 pid=$!
 
 stop_server() {

@@ -2,6 +2,7 @@
 // page, one headless Chromium, and a thin wrapper around a page that drives
 // sora-js-sdk through the helpers that e2e/pages/sdk.html puts on `window`.
 import http from "node:http";
+import { after, before } from "node:test";
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -269,4 +270,24 @@ export async function api(target, body) {
   const json = await res.json();
   if (res.status !== 200) throw new Error(`${target}: ${res.status} ${JSON.stringify(json)}`);
   return json;
+}
+
+/**
+ * Registers before/after hooks that start the static server and one
+ * Chromium for the test file, and returns them: `env.browser`,
+ * `env.sdkPage` (the URL of the SDK page). Everything is closed after.
+ */
+export function useBrowser(timeout = 60_000) {
+  const env = { browser: null, staticServer: null, sdkPage: null };
+  before(async () => {
+    env.staticServer = await startStaticServer();
+    env.sdkPage = `${env.staticServer.url}/sdk.html`;
+    env.browser = await launchBrowser();
+    console.log(`chromium ${env.browser.version()}, signaling ${SIGNALING_URL}, demo ${HTTP_URL}`);
+  }, { timeout });
+  after(async () => {
+    await env.browser?.close().catch(() => {});
+    await env.staticServer?.close();
+  }, { timeout });
+  return env;
 }

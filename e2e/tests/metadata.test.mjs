@@ -3,29 +3,18 @@
 // management API change with push: true sends.
 //
 // Env: as sfu.test.mjs, plus SFU_API_URL (default http://127.0.0.1:3000/).
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, launchBrowser, randomChannel, startStaticServer, withClients } from "../lib/harness.mjs";
+import { api, randomChannel, useBrowser, withClients } from "../lib/harness.mjs";
 
 const T = 60_000;
 
-let browser;
-let staticServer;
-
-before(async () => {
-  staticServer = await startStaticServer();
-  browser = await launchBrowser();
-}, { timeout: T });
-
-after(async () => {
-  await browser?.close().catch(() => {});
-  await staticServer?.close();
-}, { timeout: T });
+const env = useBrowser(T);
 
 
 describe("signaling notify metadata", () => {
   test("a push after PutSignalingNotifyMetadataItem, and metadata in a later joiner's data", { timeout: T }, async () => {
-    await withClients(browser, `${staticServer.url}/sdk.html`, async (open) => {
+    await withClients(env.browser, env.sdkPage, async (open) => {
       const channelId = randomChannel("meta");
       const a = await open("A");
       const idA = await a.start({

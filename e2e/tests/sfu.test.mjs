@@ -4,36 +4,20 @@
 // Env: SFU_SIGNALING_URL (default ws://127.0.0.1:5000/signaling),
 //      SFU_HTTP_URL (default http://127.0.0.1:5000/), CHROMIUM_PATH.
 // Run through e2e/run.sh, which builds and starts the server.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   HTTP_URL,
-  SIGNALING_URL,
-  launchBrowser,
   randomChannel,
-  startStaticServer,
+  useBrowser,
   withClients,
 } from "../lib/harness.mjs";
 
 const T = 60_000; // per-test bound
 
-let browser;
-let staticServer;
-let sdkPage;
+const env = useBrowser(T);
 
-before(async () => {
-  staticServer = await startStaticServer();
-  sdkPage = `${staticServer.url}/sdk.html`;
-  browser = await launchBrowser();
-  console.log(`chromium ${browser.version()}, signaling ${SIGNALING_URL}, demo ${HTTP_URL}`);
-}, { timeout: T });
-
-after(async () => {
-  await browser?.close().catch(() => {});
-  await staticServer?.close();
-}, { timeout: T });
-
-const clients = (body) => withClients(browser, sdkPage, body);
+const clients = (body) => withClients(env.browser, env.sdkPage, body);
 
 function notifiesOf(events, type) {
   return events.notify.filter((n) => n.event_type === type);
@@ -246,7 +230,7 @@ function spyOnWebSocket() {
 
 describe("demo page", () => {
   test("two tabs with ?autojoin=1 show each other's video", { timeout: T }, async (t) => {
-    await withClients(browser, null, async (open) => {
+    await withClients(env.browser, null, async (open) => {
       const channelId = randomChannel("demo");
       const url = new URL(HTTP_URL);
       url.searchParams.set("channel", channelId);

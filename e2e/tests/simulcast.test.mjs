@@ -3,24 +3,13 @@
 // the management API switches, pauses and resumes what one receiver gets.
 //
 // Env: as sfu.test.mjs, plus SFU_API_URL (default http://127.0.0.1:3000/).
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, launchBrowser, randomChannel, startStaticServer, withClients } from "../lib/harness.mjs";
+import { api, randomChannel, useBrowser, withClients } from "../lib/harness.mjs";
 
 const T = 90_000;
 
-let browser;
-let staticServer;
-
-before(async () => {
-  staticServer = await startStaticServer();
-  browser = await launchBrowser();
-}, { timeout: T });
-
-after(async () => {
-  await browser?.close().catch(() => {});
-  await staticServer?.close();
-}, { timeout: T });
+const env = useBrowser(T);
 
 
 const capture = { audio: false, video: { width: { exact: 960 }, height: { exact: 540 } } };
@@ -51,7 +40,7 @@ async function framesDecoded(client, streamId) {
 
 describe("simulcast", () => {
   test("receivers decode the layer they ask for; RequestRtpStream and Pause/Resume change it", { timeout: T }, async () => {
-    await withClients(browser, `${staticServer.url}/sdk.html`, async (open) => {
+    await withClients(env.browser, env.sdkPage, async (open) => {
       const channelId = randomChannel("simulcast");
       const sender = await open("sender");
       const idS = await sender.start({
