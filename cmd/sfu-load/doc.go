@@ -5,8 +5,9 @@
 // the reference-performance spec (§6.2).
 //
 // In each of -channels channels, -publishers sendonly clients publish a
-// synthetic VP8 track (-video-bitrate kbps at -fps, packets of 1100-1200
-// payload bytes, the packets of a frame written back-to-back, a key frame
+// synthetic VP8 track (-video-bitrate kbps at -fps; a frame of n packets
+// of 1100-1200 payload bytes on average, split as libwebrtc does: sizes
+// differing by at most one byte; written back-to-back; a key frame
 // every -keyframe-interval and after every PLI or FIR) and, with -audio,
 // an Opus track (50 packets/s of 100 bytes). -subscribers recvonly clients
 // per channel read every track. Every client is a pion PeerConnection with

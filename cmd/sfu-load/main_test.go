@@ -95,9 +95,9 @@ func TestRunLoopback(t *testing.T) {
 func TestStreamRecord(t *testing.T) {
 	var s stream
 	for _, c := range []uint64{10, 11, 13, 12, 12, 16, 16, 14} {
-		s.record(c, 0, 1000, false)
+		s.record(c, 0, 1000, false, false)
 	}
-	s.record(1, 0, 1000, false) // before the first counter: late
+	s.record(1, 0, 1000, false, false) // before the first counter: late
 	var x streamSnap
 	s.snapshot(&x, false)
 	// 10..16 expected (7), 15 missing, 12 and 16 duplicated, 12 and 14 late.
@@ -105,8 +105,8 @@ func TestStreamRecord(t *testing.T) {
 		t.Errorf("got %+v", x)
 	}
 	// A jump beyond the window forgets what came before.
-	s.record(16+2*dupWindow, 0, 1000, false)
-	s.record(16+2*dupWindow-dupWindow/2, 0, 1000, false)
+	s.record(16+2*dupWindow, 0, 1000, false, false)
+	s.record(16+2*dupWindow-dupWindow/2, 0, 1000, false, false)
 	s.snapshot(&x, false)
 	if x.dups != 2 || x.reorder != 3 || x.late != 1 {
 		t.Errorf("after jump: %+v", x)
@@ -216,9 +216,40 @@ func TestReceivePathAllocs(t *testing.T) {
 		payload, _ := rtpPayload(pkt)
 		o, key, _ := vp8ProbeOffset(payload)
 		p, _ := readProbe(payload[o:])
-		s.record(p.counter, p.sent, 2, key)
+		s.record(p.counter, p.sent, 2, key, false)
 	})
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per packet", allocs)
+	}
+}
+
+// TestAboutEqualSize checks the libwebrtc-like split of a frame: the
+// sizes add up, differ by at most one byte and never shrink.
+func TestAboutEqualSize(t *testing.T) {
+	for _, c := range []struct{ total, n int }{{6250, 6}, {1200, 1}, {7000, 7}, {6603, 6}} {
+		sum, prev := 0, 0
+		for i := range c.n {
+			s := aboutEqualSize(c.total, c.n, i)
+			if i > 0 && (s < prev || s > prev+1) {
+				t.Errorf("%v: packet %d is %d bytes after %d", c, i, s, prev)
+			}
+			sum, prev = sum+s, s
+		}
+		if sum != c.total {
+			t.Errorf("%v: sizes add up to %d", c, sum)
+		}
+	}
+}
+
+// TestFrameLatency checks that only a frame's last packet counts as the
+// frame's arrival.
+func TestFrameLatency(t *testing.T) {
+	var s stream
+	s.record(0, 100, 1100, true, false)
+	s.record(1, 100, 3100, false, true)
+	var snap streamSnap
+	s.snapshot(&snap, false)
+	if snap.lat.n != 2 || snap.frameLat.n != 1 || snap.frameLat.max != 3000 {
+		t.Errorf("latencies: %d packets, %d frames, frame max %d ns; want 2, 1, 3000", snap.lat.n, snap.frameLat.n, snap.frameLat.max)
 	}
 }

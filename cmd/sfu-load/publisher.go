@@ -160,9 +160,13 @@ func (p *publisher) run(ctx context.Context, stop <-chan struct{}) {
 			budget += p.frameBytes
 			mid := float64(videoPacketMin+videoPacketMax) / 2
 			n := min(max(1, int(budget/mid+0.5)), maxPacketsPerFrame)
+			total := 0
+			for range n {
+				total += videoPacketMin + p.rng.IntN(videoPacketMax-videoPacketMin+1)
+			}
+			budget -= float64(total)
 			for i := range n {
-				size := videoPacketMin + p.rng.IntN(videoPacketMax-videoPacketMin+1)
-				budget -= float64(size)
+				size := aboutEqualSize(total, n, i)
 				off := writeVP8Header(vbuf, i == 0, key, int(p.frameBytes))
 				putProbe(vbuf[off:], kindVideo, p.index, vctr, monoNow())
 				vpkt.SequenceNumber, vpkt.Timestamp = videoSN, videoTS
@@ -179,6 +183,17 @@ func (p *publisher) run(ctx context.Context, stop <-chan struct{}) {
 			videoTS += frameDuration
 		}
 	}
+}
+
+// aboutEqualSize is the size of packet i of n that carry total bytes, the
+// way libwebrtc's packetizer splits a frame (and so what browsers send):
+// sizes differ by at most one byte, the smaller ones first.
+func aboutEqualSize(total, n, i int) int {
+	size := total / n
+	if i >= n-total%n {
+		size++
+	}
+	return size
 }
 
 // onRTCP is the publishing client's OnSenderRTCP: PLI and FIR for the

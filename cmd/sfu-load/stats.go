@@ -111,11 +111,13 @@ type stream struct {
 	late     uint64 // older than dupWindow: counted as lost
 	keys     uint64 // key-frame starts (video)
 	lat      histogram
+	frameLat histogram              // packets that end a frame (marker): frame completion
 	seen     [dupWindowWords]uint64 // ring bitmap of counters
 }
 
-// record accounts one packet with probe counter c received at now.
-func (s *stream) record(c uint64, sent, now int64, key bool) {
+// record accounts one packet with probe counter c received at now; last
+// marks the packet that ends its frame.
+func (s *stream) record(c uint64, sent, now int64, key, last bool) {
 	s.mu.Lock()
 	s.received++
 	if key {
@@ -145,6 +147,9 @@ func (s *stream) record(c uint64, sent, now int64, key bool) {
 	}
 	if d := now - sent; d >= 0 {
 		s.lat.add(uint64(d))
+		if last {
+			s.frameLat.add(uint64(d))
+		}
 	}
 	s.mu.Unlock()
 }
@@ -156,7 +161,7 @@ func (s *stream) isMarked(c uint64) bool { return s.seen[(c/64)%dupWindowWords]&
 // streamSnap is a consistent copy of a stream's counters.
 type streamSnap struct {
 	expected, received, unique, dups, reorder, late, keys uint64
-	lat                                                   histogram
+	lat, frameLat                                         histogram
 }
 
 // snapshot copies the counters into out; resetMax then restarts the
@@ -170,9 +175,9 @@ func (s *stream) snapshot(out *streamSnap, resetMax bool) {
 	}
 	out.received, out.unique, out.dups = s.received, s.unique, s.dups
 	out.reorder, out.late, out.keys = s.reorder, s.late, s.keys
-	out.lat = s.lat
+	out.lat, out.frameLat = s.lat, s.frameLat
 	if resetMax {
-		s.lat.max = 0
+		s.lat.max, s.frameLat.max = 0, 0
 	}
 }
 
@@ -195,6 +200,7 @@ func delta(end, start *streamSnap) streamSnap {
 	d.late -= start.late
 	d.keys -= start.keys
 	d.lat.sub(&start.lat)
+	d.frameLat.sub(&start.frameLat)
 	return d
 }
 
@@ -208,4 +214,5 @@ func (x *streamSnap) add(o *streamSnap) {
 	x.late += o.late
 	x.keys += o.keys
 	x.lat.merge(&o.lat)
+	x.frameLat.merge(&o.frameLat)
 }

@@ -87,7 +87,7 @@ func (s *subscriber) onTrack(t *client.RemoteTrack) {
 			}
 			curPub = p.pub
 		}
-		cur.record(p.counter, p.sent, now, key)
+		cur.record(p.counter, p.sent, now, key, buf[1]&0x80 != 0)
 	}
 }
 

@@ -79,6 +79,10 @@ type KindSummary struct {
 	P50Micros   float64 `json:"latency_p50_us"`
 	P99Micros   float64 `json:"latency_p99_us"`
 	MaxMicros   float64 `json:"latency_max_us"`
+	// Latency of the packets that end a frame (RTP marker): when the
+	// subscriber has the whole frame. Zero for audio.
+	FrameP50Micros float64 `json:"frame_latency_p50_us,omitempty"`
+	FrameP99Micros float64 `json:"frame_latency_p99_us,omitempty"`
 }
 
 // ProcSummary is a process's CPU use over the window, from utime+stime
@@ -235,6 +239,7 @@ func (g *generator) summarize(a, b *snapshot) *Summary {
 			MaxMicros: micros(x.lat.max),
 		}
 		if k == 0 {
+			ks.FrameP50Micros, ks.FrameP99Micros = micros(x.frameLat.quantile(0.5)), micros(x.frameLat.quantile(0.99))
 			s.VideoStats = ks
 		} else {
 			s.AudioStats = ks
@@ -310,6 +315,10 @@ func (s *Summary) WriteText(w io.Writer) {
 		if k.ks != nil {
 			fmt.Fprintf(w, "    %-5s         %d pkts, loss %.4f%%, p50 %.0f us, p99 %.0f us, max %.0f us\n",
 				k.name, k.ks.Forwarded, k.ks.LossPercent, k.ks.P50Micros, k.ks.P99Micros, k.ks.MaxMicros)
+			if k.ks.FrameP50Micros > 0 {
+				fmt.Fprintf(w, "    frames        p50 %.0f us, p99 %.0f us (frame complete: its last packet)\n",
+					k.ks.FrameP50Micros, k.ks.FrameP99Micros)
+			}
 		}
 	}
 	fmt.Fprintf(w, "  key frames      %d sent (%d PLI/FIR seen), %d received (sum over subscribers)\n", s.KeyFramesSent, s.KeyFrameRequests, s.KeyFramesSeen)
