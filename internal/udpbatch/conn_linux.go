@@ -3,24 +3,21 @@
 package udpbatch
 
 import (
-	"encoding/binary"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// mmsghdr is struct mmsghdr (x/sys/unix does not define it). Go pads it
-// like C does: 64 bytes on 64-bit, 32 on 32-bit systems.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	n   uint32
-}
+// holdFactor × Delay is the longest a queued packet waits once a deadline
+// is set, however often End(false) pushes the idle deadline back: runs
+// that keep coming must not hold the oldest packet forever.
+const holdFactor = 4
 
 // Conn is the batching conn NewConn returns on Linux. It is safe for
 // concurrent use.
@@ -29,30 +26,37 @@ type Conn struct {
 	rc     syscall.RawConn
 	inet6  bool // the socket is AF_INET6 (IPv4 goes out v4-mapped)
 	slot   int
-	delay  time.Duration
+	delay  int64                 // Config.Delay in nanoseconds
+	epoch  time.Time             // now() counts from here, on the monotonic clock
 	sendFn func(fd uintptr) bool // c.send, bound once: no allocation per flush
 
-	mu     sync.Mutex
-	n      int // queued packets
-	off    int // first packet not yet sent, during a flush
-	werr   syscall.Errno
-	closed bool
-	bufs   []byte // Capacity × slot bytes
-	names  [][unix.SizeofSockaddrInet6]byte
-	iovs   []unix.Iovec
-	msgs   []mmsghdr
+	gso  atomic.Bool  // group packets with UDP_SEGMENT; cleared for good when the kernel refuses
+	runs atomic.Int32 // open runs (Begin without End yet)
 
-	armed atomic.Bool   // the timer goroutine has been kicked and not yet flushed
+	mu     sync.Mutex
+	b      *batch
+	closed bool
+	segMax int // largest segment size a group may have (lowered after an MTU failure)
+	// Deadlines of the queued packets, in now() units; 0 is unset.
+	firstAt int64 // when the oldest queued packet was queued
+	unrunAt int64 // Delay after the oldest write made with no run open
+	idleAt  int64 // Delay after the last End(false)
+	// During a flush.
+	off  int           // first entry not yet sent
+	werr syscall.Errno // error of entry off, set by send
+	acct sendCounts    // what this flush sent, published to the atomics at its end
+
+	armed atomic.Bool   // the timer goroutine was told about the current batch's deadline (written under mu)
 	kick  chan struct{} // capacity 1
 	done  chan struct{}
 	wg    sync.WaitGroup
 
-	packets, batches, direct, drops atomic.Uint64
+	packets, batches, gsoMsgs, gsoSegs, gsoFails, direct, drops atomic.Uint64
 }
 
 var (
 	_ net.PacketConn = (*Conn)(nil)
-	_ Flusher        = (*Conn)(nil)
+	_ Batcher        = (*Conn)(nil)
 )
 
 // NewConn wraps c; the returned conn owns c and closes it. It falls back
@@ -64,36 +68,42 @@ func NewConn(c *net.UDPConn, cfg Config) net.PacketConn {
 		return c
 	}
 	var sa unix.Sockaddr
-	var serr error
-	if err := rc.Control(func(fd uintptr) { sa, serr = unix.Getsockname(int(fd)) }); err != nil || serr != nil {
+	var serr, gsoErr error
+	if err := rc.Control(func(fd uintptr) {
+		sa, serr = unix.Getsockname(int(fd))
+		// Reading UDP_SEGMENT (the socket's default segment size, 0)
+		// succeeds exactly on kernels that parse the cmsg.
+		_, gsoErr = unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT)
+	}); err != nil || serr != nil {
 		return c
 	}
 	_, inet6 := sa.(*unix.SockaddrInet6)
 	b := &Conn{
-		conn:  c,
-		rc:    rc,
-		inet6: inet6,
-		slot:  cfg.SlotSize,
-		delay: cfg.Delay,
-		bufs:  make([]byte, cfg.Capacity*cfg.SlotSize),
-		names: make([][unix.SizeofSockaddrInet6]byte, cfg.Capacity),
-		iovs:  make([]unix.Iovec, cfg.Capacity),
-		msgs:  make([]mmsghdr, cfg.Capacity),
-		kick:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
+		conn:   c,
+		rc:     rc,
+		inet6:  inet6,
+		slot:   cfg.SlotSize,
+		delay:  int64(cfg.Delay),
+		epoch:  time.Now(),
+		b:      newBatch(cfg.Capacity, cfg.SlotSize, inet6),
+		segMax: math.MaxInt32,
+		kick:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
 	}
 	b.sendFn = b.send
-	for i := range b.msgs {
-		b.iovs[i].Base = &b.bufs[i*cfg.SlotSize]
-		h := &b.msgs[i].hdr
-		h.Name = &b.names[i][0]
-		h.Iov = &b.iovs[i]
-		h.SetIovlen(1)
-	}
+	b.gso.Store(!cfg.DisableGSO && gsoErr == nil)
 	b.wg.Add(1)
 	go b.timerLoop()
 	return b
 }
+
+// GSO reports whether flushes currently group packets with UDP GSO: the
+// kernel supports it, Config.DisableGSO is off and no GSO send failed in
+// a way that turned it off.
+func (c *Conn) GSO() bool { return c.gso.Load() }
+
+// now is the monotonic time in nanoseconds since NewConn, never 0.
+func (c *Conn) now() int64 { return int64(time.Since(c.epoch)) + 1 }
 
 // WriteToAddrPort queues b for addr and returns len(b). A send error
 // shows up later as a drop in Stats, not here.
@@ -107,37 +117,26 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 		c.mu.Unlock()
 		return 0, net.ErrClosed
 	}
-	i := c.n
-	copy(c.bufs[i*c.slot:], b)
-	c.iovs[i].SetLen(len(b))
-	c.msgs[i].hdr.Namelen = c.putName(i, ip, addr.Port())
-	c.n++
-	if c.n == len(c.msgs) {
+	q := c.b
+	q.push(b, ip, addr.Port())
+	var now int64
+	if q.n == 1 {
+		now = c.now()
+		c.firstAt = now
+	}
+	if q.full() {
 		c.flushLocked()
-	} else if i == 0 && !c.armed.Load() && c.armed.CompareAndSwap(false, true) {
-		select {
-		case c.kick <- struct{}{}:
-		default:
+	} else if c.unrunAt == 0 && c.runs.Load() == 0 {
+		// The first write of this batch made with no run open: it sets
+		// the deadline that later ones (all queued later) share.
+		if now == 0 {
+			now = c.now()
 		}
+		c.unrunAt = now + c.delay
+		c.armLocked()
 	}
 	c.mu.Unlock()
 	return len(b), nil
-}
-
-// putName writes slot i's sockaddr and returns its length.
-func (c *Conn) putName(i int, ip netip.Addr, port uint16) uint32 {
-	n := &c.names[i]
-	binary.BigEndian.PutUint16(n[2:4], port)
-	if !c.inet6 {
-		binary.NativeEndian.PutUint16(n[0:2], unix.AF_INET)
-		a := ip.As4()
-		copy(n[4:8], a[:])
-		return unix.SizeofSockaddrInet4
-	}
-	binary.NativeEndian.PutUint16(n[0:2], unix.AF_INET6)
-	a := ip.As16() // v4-mapped for an IPv4 address
-	copy(n[8:24], a[:])
-	return unix.SizeofSockaddrInet6
 }
 
 // writeDirect sends b at once, after what is queued, so order holds.
@@ -167,68 +166,82 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.conn.WriteTo(b, addr)
 }
 
-// Flush sends what is queued, in one sendmmsg call if the socket takes it.
+// Flush sends what is queued before it returns.
 func (c *Conn) Flush() {
 	c.mu.Lock()
-	if c.n > 0 {
+	c.flushLocked()
+	c.mu.Unlock()
+}
+
+// Begin opens a run: until its End, writes (by any goroutine) do not
+// arm the timer. See Batcher.
+func (c *Conn) Begin() { c.runs.Add(1) }
+
+// End closes a run. With flush, what is queued is sent before End
+// returns; without, once no run was open for Delay after the last
+// End(false), or by 4×Delay after the oldest queued packet, whichever is
+// first. See Batcher.
+func (c *Conn) End(flush bool) {
+	if c.runs.Add(-1) < 0 {
+		panic("udpbatch: End without Begin")
+	}
+	c.mu.Lock()
+	switch {
+	case c.closed || c.b.n == 0:
+	case flush:
 		c.flushLocked()
+	default:
+		now := c.now()
+		c.idleAt = now + c.delay
+		if d, _ := c.deadlineLocked(now); d <= now {
+			c.flushLocked() // the hard cap has passed: no point waking the timer
+		} else {
+			c.armLocked()
+		}
 	}
 	c.mu.Unlock()
 }
 
-func (c *Conn) flushLocked() {
-	if c.n == 0 {
+// deadlineLocked returns when, seen at now, the queued packets must be
+// sent, if any write or End has set a deadline yet (writes inside a run
+// leave it to their End). While a run is open the idle deadline is at
+// least Delay away: the next run of a burst may take longer than Delay
+// to write its fan-out, and its End decides; the timer looks again then.
+func (c *Conn) deadlineLocked(now int64) (int64, bool) {
+	d, ok := int64(math.MaxInt64), false
+	if c.unrunAt != 0 {
+		d, ok = c.unrunAt, true
+	}
+	if c.idleAt != 0 {
+		idle := c.idleAt
+		if c.runs.Load() > 0 {
+			idle = max(idle, now+c.delay)
+		}
+		d, ok = min(d, idle), true
+	}
+	if ok {
+		d = min(d, c.firstAt+holdFactor*c.delay)
+	}
+	return d, ok
+}
+
+// armLocked wakes the timer goroutine if it has not been told about this
+// batch yet. Once told, it re-reads the deadline whenever it wakes, so
+// later events need no kick: a deadline is at most Delay after the event
+// that sets it, so a later event never moves the batch's deadline
+// earlier than the one the goroutine sleeps on.
+func (c *Conn) armLocked() {
+	if c.armed.Load() {
 		return
 	}
-	c.off = 0
-	for c.off < c.n {
-		c.werr = 0
-		before := c.off
-		if err := c.rc.Write(c.sendFn); err != nil {
-			// Closed, or a write deadline (pion/ice aborts blocked
-			// writes that way): drop the rest rather than wait.
-			c.drops.Add(uint64(c.n - c.off))
-			break
-		}
-		if c.off > before {
-			c.batches.Add(1)
-			c.packets.Add(uint64(c.off - before))
-		}
-		if c.werr != 0 || c.off == before {
-			// The packet at c.off failed (sendmmsg reports the error
-			// of the first message it could not send): drop it alone.
-			c.drops.Add(1)
-			c.off++
-		}
+	c.armed.Store(true)
+	select {
+	case c.kick <- struct{}{}:
+	default: // a kick is pending: the goroutine will read the new state
 	}
-	c.n, c.off = 0, 0
 }
 
-// send is the RawConn.Write callback: it returns false on EAGAIN so the
-// runtime poller waits until the socket is writable and calls it again.
-func (c *Conn) send(fd uintptr) bool {
-	for c.off < c.n {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd,
-			uintptr(unsafe.Pointer(&c.msgs[c.off])), uintptr(c.n-c.off), 0, 0, 0)
-		switch e {
-		case 0:
-			if r == 0 {
-				return true // should not happen; the caller drops one
-			}
-			c.off += int(r)
-		case unix.EINTR:
-		case unix.EAGAIN:
-			return false
-		default:
-			c.werr = e
-			return true
-		}
-	}
-	return true
-}
-
-// timerLoop flushes a while after the first write that found the batch
-// empty, for writes nobody flushes.
+// timerLoop sends batches whose deadline passed with nobody flushing.
 func (c *Conn) timerLoop() {
 	defer c.wg.Done()
 	t := time.NewTimer(time.Hour)
@@ -236,27 +249,43 @@ func (c *Conn) timerLoop() {
 	for {
 		select {
 		case <-c.done:
-			return
-		case <-c.kick:
-		}
-		t.Reset(c.delay)
-		select {
-		case <-c.done:
 			t.Stop()
 			return
+		case <-c.kick:
 		case <-t.C:
 		}
-		c.armed.Store(false)
-		c.Flush()
+		c.mu.Lock()
+		wait := int64(-1)
+		if now := c.now(); c.b.n > 0 && !c.closed {
+			if d, ok := c.deadlineLocked(now); ok && d <= now {
+				c.flushLocked()
+			} else if ok {
+				wait = d - now
+			}
+		}
+		c.mu.Unlock()
+		if wait > 0 {
+			// Since Go 1.23 Reset also drops a stale tick.
+			t.Reset(time.Duration(wait))
+		}
 	}
 }
 
 // Stats returns counters since NewConn.
 func (c *Conn) Stats() Stats {
-	return Stats{Packets: c.packets.Load(), Batches: c.batches.Load(), Direct: c.direct.Load(), Drops: c.drops.Load()}
+	return Stats{
+		Packets:     c.packets.Load(),
+		Batches:     c.batches.Load(),
+		GSOMessages: c.gsoMsgs.Load(),
+		GSOSegments: c.gsoSegs.Load(),
+		GSOFailures: c.gsoFails.Load(),
+		Direct:      c.direct.Load(),
+		Drops:       c.drops.Load(),
+	}
 }
 
 // Close sends what is queued, stops the timer and closes the socket.
+// Writes and Ends after Close do nothing (writes return net.ErrClosed).
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.closed {

@@ -22,7 +22,7 @@ func listen(t *testing.T) *net.UDPConn {
 	return c
 }
 
-func newBatch(t *testing.T, cfg Config) *Conn {
+func newConn(t *testing.T, cfg Config) *Conn {
 	t.Helper()
 	pc := NewConn(listen(t), cfg)
 	c, ok := pc.(*Conn)
@@ -60,12 +60,13 @@ func checkPacket(t *testing.T, p []byte) (sender, seq int) {
 	return sender, seq
 }
 
-// readN reads n packets from r within a bounded time.
+// readN reads n datagrams from r within a bounded time. The buffer takes
+// any datagram, so packets merged by a wrong GSO send would show.
 func readN(t *testing.T, r *net.UDPConn, n int) [][]byte {
 	t.Helper()
 	_ = r.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var out [][]byte
-	buf := make([]byte, 2048)
+	buf := make([]byte, 65536)
 	for len(out) < n {
 		m, _, err := r.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -77,7 +78,7 @@ func readN(t *testing.T, r *net.UDPConn, n int) [][]byte {
 }
 
 func TestPionCapabilities(t *testing.T) {
-	c := newBatch(t, Config{})
+	c := newConn(t, Config{})
 	// What pion/ice's asAddrPortReaderWriter type-asserts.
 	var _ interface {
 		ReadFromAddrPort([]byte) (int, netip.AddrPort, error)
@@ -86,7 +87,7 @@ func TestPionCapabilities(t *testing.T) {
 }
 
 func TestOrderManyDestinations(t *testing.T) {
-	c := newBatch(t, Config{Capacity: 16, Delay: time.Hour}) // only full batches and Flush send
+	c := newConn(t, Config{Capacity: 16, Delay: time.Hour}) // only full batches and Flush send
 	const dests, perDest = 8, 60
 	rs := make([]*net.UDPConn, dests)
 	for i := range rs {
@@ -121,7 +122,7 @@ func TestOrderManyDestinations(t *testing.T) {
 }
 
 func TestLargeAndWriteToKeepOrder(t *testing.T) {
-	c := newBatch(t, Config{SlotSize: 100, Delay: time.Hour})
+	c := newConn(t, Config{SlotSize: 100, Delay: time.Hour})
 	r := listen(t)
 	defer r.Close()
 	buf := make([]byte, 1500)
@@ -149,7 +150,7 @@ func TestLargeAndWriteToKeepOrder(t *testing.T) {
 }
 
 func TestUnbatchableAddresses(t *testing.T) {
-	c := newBatch(t, Config{})
+	c := newConn(t, Config{})
 	buf := make([]byte, 10)
 	for _, a := range []netip.AddrPort{{}, netip.MustParseAddrPort("[::1]:9")} {
 		if _, err := c.WriteToAddrPort(buf, a); err == nil {
@@ -162,7 +163,7 @@ func TestUnbatchableAddresses(t *testing.T) {
 }
 
 func TestTimerSendsPartialBatch(t *testing.T) {
-	c := newBatch(t, Config{Delay: time.Millisecond})
+	c := newConn(t, Config{Delay: time.Millisecond})
 	r := listen(t)
 	defer r.Close()
 	buf := make([]byte, 100)
@@ -207,7 +208,7 @@ func TestCloseFlushes(t *testing.T) {
 }
 
 func TestZeroAllocs(t *testing.T) {
-	c := newBatch(t, Config{Capacity: 8})
+	c := newConn(t, Config{Capacity: 8})
 	r := listen(t)
 	defer r.Close()
 	dst := addrOf(r)
@@ -244,7 +245,7 @@ func TestZeroAllocs(t *testing.T) {
 }
 
 func TestConcurrentWriters(t *testing.T) {
-	c := newBatch(t, Config{Capacity: 32, Delay: 200 * time.Microsecond})
+	c := newConn(t, Config{Capacity: 32, Delay: 200 * time.Microsecond})
 	const writers, each = 8, 100
 	r := listen(t)
 	got := make(chan int, 1)
