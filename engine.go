@@ -14,6 +14,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
 	"github.com/gosfu/sfu/stats"
@@ -26,9 +27,9 @@ type Engine struct {
 	log  *slog.Logger
 	api  *webrtc.API
 	mux  ice.UDPMux
-	// flush sends the UDP writes queued with Options.BatchSends; nil
-	// without batching.
-	flush func()
+	// batch is the socket queueing UDP writes with Options.BatchSends;
+	// nil without batching.
+	batch forward.Batch
 
 	mu     sync.Mutex
 	rooms  map[string]*room
@@ -60,11 +61,11 @@ func NewEngine(opts Options) (*Engine, error) {
 	if !slices.Contains(opts.VideoCodecs, opts.DefaultVideoCodec) {
 		return nil, fmt.Errorf("sfu: default video codec %q is not in VideoCodecs", opts.DefaultVideoCodec)
 	}
-	api, mux, flush, err := newAPI(opts)
+	api, mux, batch, err := newAPI(opts)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: %w", err)
 	}
-	return &Engine{opts: opts, log: opts.Logger, api: api, mux: mux, flush: flush, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
+	return &Engine{opts: opts, log: opts.Logger, api: api, mux: mux, batch: batch, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
 }
 
 // UDPAddr returns the local address of the UDP socket all peers share.

@@ -62,6 +62,7 @@ var (
 // function of a counter, so receivers can check every byte.
 type publisher struct {
 	video, audio *webrtc.TrackLocalStaticRTP
+	perFrame     int // video packets per frame, written back-to-back (default 1)
 	stop         chan struct{}
 	wg           sync.WaitGroup
 }
@@ -81,24 +82,29 @@ func newPublisher(t *testing.T, name string) *publisher {
 
 func (p *publisher) tracks() []webrtc.TrackLocal { return []webrtc.TrackLocal{p.audio, p.video} }
 
-// start sends a video packet and an audio packet every interval until
-// stopped.
+// start sends a video frame (perFrame packets) and an audio packet every
+// interval until stopped.
 func (p *publisher) start(t *testing.T, interval time.Duration) {
+	perFrame := max(p.perFrame, 1)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
+		vn := uint32(0)
 		for n := uint32(0); ; n++ {
 			select {
 			case <-p.stop:
 				return
 			case <-tick.C:
 			}
-			_ = p.video.WriteRTP(&rtp.Packet{
-				Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 3000, Marker: true},
-				Payload: payload(n, 'v', 600),
-			})
+			for i := range perFrame {
+				_ = p.video.WriteRTP(&rtp.Packet{
+					Header:  rtp.Header{Version: 2, SequenceNumber: uint16(vn), Timestamp: n * 3000, Marker: i == perFrame-1},
+					Payload: payload(vn, 'v', 600),
+				})
+				vn++
+			}
 			_ = p.audio.WriteRTP(&rtp.Packet{
 				Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 960},
 				Payload: payload(n, 'a', 80),

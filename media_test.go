@@ -84,20 +84,22 @@ func (r *receiver) wait(t *testing.T, ctx context.Context, name string) {
 }
 
 func TestForwardOnePublisherThreeSubscribers(t *testing.T) {
-	forwardOneToThree(t, sfu.Options{})
+	forwardOneToThree(t, sfu.Options{}, 1)
 }
 
-// TestForwardBatchSends is the same with the UDP writes batched
-// (sendmmsg on Linux).
+// TestForwardBatchSends is the same with the UDP writes batched (on
+// Linux: sendmmsg, and UDP GSO for the packets of a frame to one
+// subscriber), the publisher sending frames of six packets back-to-back.
 func TestForwardBatchSends(t *testing.T) {
-	forwardOneToThree(t, sfu.Options{BatchSends: true})
+	forwardOneToThree(t, sfu.Options{BatchSends: true}, 6)
 }
 
-func forwardOneToThree(t *testing.T, opts sfu.Options) {
+func forwardOneToThree(t *testing.T, opts sfu.Options, perFrame int) {
 	ts := newTestServer(t, opts)
 	ctx := testContext(t, 30*time.Second)
 
 	pub := newPublisher(t, "pub")
+	pub.perFrame = perFrame
 	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
 	pub.start(t, 5*time.Millisecond)
 

@@ -9,6 +9,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/internal/udpbatch"
 )
@@ -16,9 +17,9 @@ import (
 // newAPI builds the pion API every PeerConnection of the engine shares:
 // our own media engine, no interceptors (pion's defaults copy and allocate
 // per packet), one UDP socket for all peers, AES-128-GCM preferred.
-// With o.BatchSends the socket queues writes and flush, not nil then,
-// sends them in one sendmmsg call (Linux only; elsewhere flush is nil).
-func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, flush func(), err error) {
+// With o.BatchSends the socket queues writes and batch, not nil then,
+// sends them together (Linux only; elsewhere batch is nil).
+func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, batch forward.Batch, err error) {
 	m := &webrtc.MediaEngine{}
 	if err := codec.Register(m, o.VideoCodecs); err != nil {
 		return nil, nil, nil, fmt.Errorf("media engine: %w", err)
@@ -29,8 +30,8 @@ func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, flush func(), err error
 	}
 	if udp, ok := conn.(*net.UDPConn); ok && o.BatchSends {
 		conn = udpbatch.NewConn(udp, udpbatch.Config{})
-		if f, ok := conn.(udpbatch.Flusher); ok {
-			flush = f.Flush
+		if b, ok := conn.(forward.Batch); ok {
+			batch = b
 		}
 	}
 	mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
@@ -57,5 +58,5 @@ func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, flush func(), err error
 		webrtc.WithSettingEngine(se),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 	)
-	return api, mux, flush, nil
+	return api, mux, batch, nil
 }

@@ -51,14 +51,30 @@ type SourceConfig struct {
 	// (default DefaultKeyFrameWait), so that a publisher whose key frames
 	// we fail to detect still reaches its subscribers.
 	KeyFrameWait time.Duration
-	// Flush, if not nil, is called once after each packet was written to
-	// every down-track, to send what the socket queued (batched sends).
-	Flush func()
+	// Batch, if not nil, is the batching socket under the down-tracks'
+	// writes: each packet's fan-out is one run of it.
+	Batch Batch
 	// HistorySize is the number of recent packets kept to answer NACKs:
 	// 0 means DefaultHistorySize for video and none for audio, negative
 	// means none.
 	HistorySize int
 }
+
+// Batch is a socket that queues writes and sends them together
+// (internal/udpbatch). A [Source] brackets the fan-out of each packet with
+// Begin and End.
+type Batch interface {
+	// Begin opens a run of writes that End closes.
+	Begin()
+	// End closes the run. With flush false the queued writes may wait for
+	// the next run, so that packets of one burst to the same receiver
+	// leave together; the socket bounds that wait.
+	End(flush bool)
+}
+
+// burstIdle is how long the reader may have waited for a packet for it
+// still to count as queued behind the previous one (part of a burst).
+const burstIdle = 100 * time.Microsecond
 
 // packet is the parsed form of the packet being forwarded. The Source
 // owns one and reuses it; down-tracks read it during the fan-out only.
@@ -94,6 +110,9 @@ type Source struct {
 	hdr      rtp.Header
 	pkt      packet
 	seqDelta uint16 // dropped padding-only packets so far
+	lastDone int64  // monoNow after the previous fan-out, with cfg.Batch
+	frameTS  uint32 // timestamp of the previous packet, with cfg.Batch
+	bursty   bool   // the previous frame's packets came queued, with cfg.Batch
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
 	keys     atomic.Uint64
@@ -208,14 +227,44 @@ func (s *Source) WritePacket(pkt []byte) {
 	if p.keyFrame {
 		s.keys.Add(1)
 	}
-	// Inline fan-out: no hand-off to other goroutines, so an idle
-	// subscriber costs nothing and a packet is never queued.
+	if s.cfg.Batch == nil {
+		s.fanOut(p)
+		return
+	}
+	s.cfg.Batch.Begin()
+	s.fanOut(p)
+	s.cfg.Batch.End(!s.holdable(p))
+	s.lastDone = monoNow()
+}
+
+// fanOut writes p to every down-track. Inline: no hand-off to other
+// goroutines, so an idle subscriber costs nothing and a packet is never
+// queued.
+func (s *Source) fanOut(p *packet) {
 	for _, d := range *s.downTracks.Load() {
 		d.writeRTP(s, p)
 	}
-	if s.cfg.Flush != nil {
-		s.cfg.Flush()
+}
+
+// holdable reports whether p's writes may wait in the batch for the next
+// packet, so that the packets of a frame to each receiver leave together
+// (UDP GSO): p is video and not the last packet of its frame, and the
+// rest of the frame is most likely queued already. It is if p itself was
+// queued when the previous fan-out ended; for the first packet of a
+// frame, which finds the reader idle, if the publisher sent its previous
+// frame in one burst. A publisher that paces its packets (as browsers
+// do) gets its packets sent at once.
+func (s *Source) holdable(p *packet) bool {
+	if s.cfg.Kind != webrtc.RTPCodecTypeVideo {
+		return false
 	}
+	first := p.ts != s.frameTS
+	s.frameTS = p.ts
+	queued := p.at-s.lastDone < int64(burstIdle)
+	if !first {
+		s.bursty = queued
+	}
+	return !p.marker && (queued || first && s.bursty)
 }
 
 // AddDownTrack attaches d; it receives packets from the next one on.
