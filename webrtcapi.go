@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 
 	"github.com/pion/dtls/v3"
@@ -13,6 +14,24 @@ import (
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/internal/udpbatch"
 )
+
+// socketBufferSize is the receive and send buffer asked for the UDP
+// socket every peer shares: its queue must absorb the bursts of all
+// publishers while the readers are busy (a GC pause, a key frame to fan
+// out), and the kernel default (about 200 KiB) holds under 200 packets.
+// Linux caps the request at net.core.rmem_max and wmem_max.
+const socketBufferSize = 4 << 20
+
+// sizeBuffers asks for size bytes of receive and send buffer on c; a
+// refusal only costs headroom, so it is logged, not returned.
+func sizeBuffers(c *net.UDPConn, size int, log *slog.Logger) {
+	if err := c.SetReadBuffer(size); err != nil {
+		log.Warn("udp receive buffer", "err", err)
+	}
+	if err := c.SetWriteBuffer(size); err != nil {
+		log.Warn("udp send buffer", "err", err)
+	}
+}
 
 // newAPI builds the pion API every PeerConnection of the engine shares:
 // our own media engine, no interceptors (pion's defaults copy and allocate
@@ -28,7 +47,11 @@ func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, batch forward.Batch, er
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("listen %s: %w", o.UDPAddr, err)
 	}
-	if udp, ok := conn.(*net.UDPConn); ok && o.BatchSends {
+	udp, isUDP := conn.(*net.UDPConn)
+	if isUDP {
+		sizeBuffers(udp, socketBufferSize, o.Logger)
+	}
+	if isUDP && o.BatchSends {
 		conn = udpbatch.NewConn(udp, udpbatch.Config{})
 		if b, ok := conn.(forward.Batch); ok {
 			batch = b
