@@ -42,10 +42,14 @@ type Options struct {
 	// on the same machine (or in a namespace with only loopback) connects.
 	IncludeLoopback bool
 	// BatchSends queues the packets written to the UDP socket and sends
-	// them with sendmmsg(2), up to 16 per call, flushed at the end of each
-	// forwarded packet's fan-out (other writes within half a millisecond),
-	// instead of one sendto(2) per packet per subscriber. Linux only;
-	// ignored elsewhere.
+	// them with sendmmsg(2), each subscriber's queued packets of equal
+	// size as one UDP GSO message where the kernel supports it, instead
+	// of one sendto(2) per packet per subscriber. A forwarded packet's
+	// fan-out is flushed when it ends, or, for a video frame whose
+	// packets arrive queued behind each other, when the frame's last
+	// packet was fanned out (at most 2 ms later); other writes leave
+	// within half a millisecond. Send errors then show only as dropped
+	// packets. Linux only; ignored elsewhere.
 	BatchSends bool
 	// InterfaceFilter, when set, keeps only the network interfaces for
 	// which it returns true.
