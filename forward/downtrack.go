@@ -316,8 +316,7 @@ func (d *DownTrack) startSegment(src *Source, p *packet) {
 		d.snOff, d.tsOff = 0, 0
 	} else {
 		d.snOff = d.lastSN + 1 - p.sn
-		ticks := uint32(max(p.at-d.lastAt, 0) / 1000 * int64(d.clockRate) / 1e6)
-		d.tsOff = d.lastTS + max(ticks, 1) - p.ts
+		d.tsOff = d.lastTS + max(d.ticks(p.at-d.lastAt), 1) - p.ts
 	}
 	d.firstSrcSN = p.sn
 	d.resync = false

@@ -346,3 +346,51 @@ func TestDownTrackKeyFrameLostBeforeTransportReady(t *testing.T) {
 		t.Errorf("Packets() = %d, want 2: the dropped write is not counted", dt.Packets())
 	}
 }
+
+// TestDownTrackSenderReportFollowsPublisherClock checks that a down-track's
+// sender report maps wall clock to RTP time as the publisher's own report
+// does (shifted by the down-track's timestamp offset), not by when packets
+// happened to arrive, and falls back to arrival without a report.
+func TestDownTrackSenderReportFollowsPublisherClock(t *testing.T) {
+	f := newFixture(t)
+	pol := &Policy{}
+	f.dt.SetPolicy(pol)
+	f.src.WritePacket(vp8Packet(1, 5000, true, 1))
+	f.src.WritePacket(vp8Packet(2, 8000, false, 2))
+	// A pause and resume give the down-track a timestamp offset.
+	pol.SetPaused(webrtc.RTPCodecTypeVideo, true)
+	f.src.WritePacket(vp8Packet(3, 11000, false, 3))
+	pol.SetPaused(webrtc.RTPCodecTypeVideo, false)
+	f.src.WritePacket(vp8Packet(4, 900000, true, 4))
+	got := f.rec.take()
+	if len(got) != 3 {
+		t.Fatalf("forwarded %d packets, want 3", len(got))
+	}
+	tsOff := got[2].hdr.Timestamp - 900000
+	if tsOff == 0 {
+		t.Fatal("no timestamp offset after the resume: the test would not tell the clocks apart")
+	}
+
+	// The publisher reports RTP time 1,000,000 (far from any packet's).
+	f.src.OnSenderReport(&rtcp.SenderReport{SSRC: 0xabc, NTPTime: 1 << 40, RTPTime: 1_000_000})
+	before := monoNow()
+	sr, ok := f.dt.SenderReport(time.Now())
+	after := monoNow()
+	if !ok {
+		t.Fatal("no sender report")
+	}
+	ticks := func(ns int64) uint32 { return uint32(ns / 1000 * 90000 / 1e6) }
+	lo := 1_000_000 + tsOff
+	hi := lo + ticks(after-before) + 1
+	if d := sr.RTPTime - lo; d > hi-lo {
+		t.Errorf("RTP time %d, want within [%d, %d] (publisher's report + offset %d)", sr.RTPTime, lo, hi, tsOff)
+	}
+
+	// A report about another SSRC is not this source's clock.
+	g := newFixture(t)
+	g.src.WritePacket(vp8Packet(1, 5000, true, 1))
+	g.src.OnSenderReport(&rtcp.SenderReport{SSRC: 0xdef, RTPTime: 1_000_000})
+	if sr, _ := g.dt.SenderReport(time.Now()); int32(sr.RTPTime-5000) < 0 || sr.RTPTime-5000 > 90000 {
+		t.Errorf("without the publisher's report: RTP time %d, want just after the last packet's 5000", sr.RTPTime)
+	}
+}

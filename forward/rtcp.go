@@ -22,7 +22,13 @@ type recvStats struct {
 
 	lastSR   uint32 // middle 32 bits of the publisher's last SR NTP time
 	lastSRAt int64  // monoNow when it arrived
+	srRTP    uint32 // RTP time of that SR
 }
+
+// senderClockMaxAge bounds how old a publisher's sender report may be for
+// its RTP clock to time the down-tracks' reports (publishers send one
+// every few seconds; older means the publisher stopped sending them).
+const senderClockMaxAge = 15 * time.Second
 
 func (r *recvStats) update(ssrc uint32, seq uint16, ts uint32, at int64, clockRate uint32) {
 	if !r.started || ssrc != r.ssrc {
@@ -83,7 +89,8 @@ func (s *Source) ReceptionReport() (rtcp.ReceptionReport, bool) {
 }
 
 // OnSenderReport records the publisher's sender report for the LSR/DLSR
-// fields of later reception reports.
+// fields of later reception reports and as the RTP clock of the
+// down-tracks' sender reports.
 func (s *Source) OnSenderReport(sr *rtcp.SenderReport) {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
@@ -92,12 +99,30 @@ func (s *Source) OnSenderReport(sr *rtcp.SenderReport) {
 	}
 	s.stats.lastSR = uint32(sr.NTPTime >> 16)
 	s.stats.lastSRAt = monoNow()
+	s.stats.srRTP = sr.RTPTime
+}
+
+// senderClock returns the RTP time of the publisher's last sender report
+// and when it arrived (monoNow), if one arrived within senderClockMaxAge
+// of now.
+func (s *Source) senderClock(now int64) (rtpTime uint32, at int64, ok bool) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	r := &s.stats
+	if r.lastSRAt == 0 || now-r.lastSRAt > int64(senderClockMaxAge) {
+		return 0, 0, false
+	}
+	return r.srRTP, r.lastSRAt, true
 }
 
 // SenderReport returns a sender report for this down-track as the
-// subscriber sees it (rewritten SSRC; RTP time extrapolated from the last
-// forwarded packet's rewritten timestamp and arrival; packet and payload
-// octet counts), and false before anything was sent.
+// subscriber sees it (rewritten SSRC, packet and payload octet counts),
+// and false before anything was sent. Its RTP time is the publisher's
+// clock: extrapolated from the publisher's last sender report, rewritten
+// like the packets, so that the subscriber syncs audio and video as the
+// publisher captured them (every stream is off by the same network delay
+// only); without a recent report, from the last forwarded packet's
+// timestamp and arrival, which is late by the encoding and pacing delay.
 func (d *DownTrack) SenderReport(now time.Time) (*rtcp.SenderReport, bool) {
 	b := d.bound.Load()
 	d.mu.Lock()
@@ -105,12 +130,23 @@ func (d *DownTrack) SenderReport(now time.Time) (*rtcp.SenderReport, bool) {
 	if b == nil || d.packets == 0 {
 		return nil, false
 	}
-	elapsed := max(monoNow()-d.lastAt, 0)
-	ticks := uint32(elapsed / 1000 * int64(d.clockRate) / 1e6)
+	mono := monoNow()
+	rtpTime := d.lastTS + d.ticks(mono-d.lastAt)
+	if src := d.cur.Load(); src != nil {
+		if srRTP, at, ok := src.senderClock(mono); ok {
+			rtpTime = srRTP + d.tsOff + d.ticks(mono-at)
+		}
+	}
 	return &rtcp.SenderReport{
-		SSRC: b.ssrc, NTPTime: ntpTime(now), RTPTime: d.lastTS + ticks,
+		SSRC: b.ssrc, NTPTime: ntpTime(now), RTPTime: rtpTime,
 		PacketCount: uint32(d.packets), OctetCount: uint32(d.octets),
 	}, true
+}
+
+// ticks converts a duration in nanoseconds (negative counts as 0) to
+// RTP clock units.
+func (d *DownTrack) ticks(ns int64) uint32 {
+	return uint32(max(ns, 0) / 1000 * int64(d.clockRate) / 1e6)
 }
 
 // ntpTime converts t to the 64-bit NTP format (seconds since 1900, 32.32).
