@@ -3,6 +3,8 @@ package benchmarks
 import (
 	"bytes"
 	"context"
+	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gosfu/sfu/forward"
+	"github.com/gosfu/sfu/internal/udpbatch"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -41,11 +44,39 @@ func TestForwardZeroAllocsGCM(t *testing.T) {
 // AES-128-GCM first, 127.0.0.1 only.
 func loopbackAPI(t *testing.T) *webrtc.API {
 	t.Helper()
+	return newLoopbackAPI(t, webrtc.SettingEngine{})
+}
+
+// batchedLoopbackAPI is loopbackAPI over one UDP socket with batched
+// sends, as the engine runs with Options.BatchSends, and that socket.
+func batchedLoopbackAPI(t *testing.T) (*webrtc.API, forward.Batch) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("udpbatch batches on Linux only")
+	}
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := udpbatch.NewConn(udp, udpbatch.Config{})
+	batch, ok := conn.(forward.Batch)
+	if !ok {
+		_ = conn.Close()
+		t.Fatalf("udpbatch.NewConn returned %T, not a batch", conn)
+	}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	var se webrtc.SettingEngine
+	se.SetICEUDPMux(mux)
+	return newLoopbackAPI(t, se), batch
+}
+
+func newLoopbackAPI(t *testing.T, se webrtc.SettingEngine) *webrtc.API {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(vp8, webrtc.RTPCodecTypeVideo); err != nil {
 		t.Fatal(err)
 	}
-	var se webrtc.SettingEngine
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
@@ -56,15 +87,28 @@ func loopbackAPI(t *testing.T) *webrtc.API {
 
 // TestForwardZeroAllocsRealPeerConnection measures a DownTrack bound in a
 // real pion PeerConnection (SRTP AES-128-GCM, ICE on 127.0.0.1) sending
-// to a second PeerConnection. AllocsPerRun counts the whole process, so
-// this includes pion's send path and the receiver reading the packets.
+// to a second PeerConnection, with one sendto per packet and with the
+// engine's batched sends (a UDP mux over internal/udpbatch; the source
+// brackets each fan-out and holds queued bursts). AllocsPerRun counts the
+// whole process, so this includes pion's send path, the batch's flushes
+// and timer, and the receiver reading the packets.
 func TestForwardZeroAllocsRealPeerConnection(t *testing.T) {
-	api := loopbackAPI(t)
-	sender, err := api.NewPeerConnection(webrtc.Configuration{})
+	t.Run("sendto", func(t *testing.T) { forwardZeroAllocs(t, loopbackAPI(t), nil) })
+	t.Run("batched", func(t *testing.T) {
+		api, batch := batchedLoopbackAPI(t)
+		forwardZeroAllocs(t, api, batch)
+		if st := batch.(interface{ Stats() udpbatch.Stats }).Stats(); st.Packets < 1000 {
+			t.Errorf("the batch sent %d packets, want the 1000-odd forwarded ones", st.Packets)
+		}
+	})
+}
+
+func forwardZeroAllocs(t *testing.T, senderAPI *webrtc.API, batch forward.Batch) {
+	sender, err := senderAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	receiver, err := api.NewPeerConnection(webrtc.Configuration{})
+	receiver, err := loopbackAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		sender.Close()
 		t.Fatal(err)
@@ -75,7 +119,8 @@ func TestForwardZeroAllocsRealPeerConnection(t *testing.T) {
 	defer receiver.Close()
 	defer sender.Close()
 
-	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}})
+	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo,
+		RequestKeyFrame: func() {}, Batch: batch})
 	dt := forward.NewDownTrack(src)
 	rtpSender, err := sender.AddTrack(dt)
 	if err != nil {
