@@ -6,8 +6,10 @@
 #
 # Environment: PUBLISHERS (1), SUBSCRIBERS (100), DURATION (30s),
 # WARMUP (10s), PIN=1 to pin the server to CPU 1 with GOMAXPROCS=1 and the
-# generator to CPU 0 (default: both float). Further arguments go to
-# sfu-load, e.g. scripts/load.sh -json or scripts/load.sh -audio=false.
+# generator to CPU 0 (default: both float), SFU_BIN to run that server
+# binary instead of building cmd/sfu (scripts/load-ab.sh does). Further
+# arguments go to sfu-load, e.g. scripts/load.sh -json or
+# scripts/load.sh -audio=false.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,11 @@ fi
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/sfu" ./cmd/sfu
+if [ -n "${SFU_BIN:-}" ]; then
+	cp "$SFU_BIN" "$bin/sfu"
+else
+	go build -o "$bin/sfu" ./cmd/sfu
+fi
 go build -o "$bin/sfu-load" ./cmd/sfu-load
 
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-)"
