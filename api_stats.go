@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gosfu/sfu/internal/udpbatch"
 	"github.com/gosfu/sfu/stats"
 )
 
@@ -40,8 +41,16 @@ func Version() string { return version() }
 // Stats returns the engine's counters since it was created: connections
 // created, connected, re-negotiated, ended; their setup times and
 // durations; sessions (channel lifetimes); packets and bytes received from
-// publishers and sent to subscribers.
-func (e *Engine) Stats() stats.Snapshot { return e.stats.Snapshot() }
+// publishers and sent to subscribers; with Options.BatchSends, the
+// batched socket's system calls, GSO messages and send drops.
+func (e *Engine) Stats() stats.Snapshot {
+	s := e.stats.Snapshot()
+	if b, ok := e.batch.(interface{ Stats() udpbatch.Stats }); ok {
+		u := b.Stats()
+		s.SendCalls, s.GSOMessages, s.GSOPackets, s.SendDrops = u.Batches, u.GSOMessages, u.GSOSegments, u.Drops
+	}
+	return s
+}
 
 // StatsReport returns the counters shaped as Sora's GetStatsReport.
 func (e *Engine) StatsReport() stats.Report { return e.Stats().Report(Version()) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -115,6 +116,17 @@ func forwardOneToThree(t *testing.T, opts sfu.Options, perFrame int) {
 		// Tracks are routed by msid stream id: receiving at all proves
 		// it is the publisher's connection id.
 		rt.from(p.ConnectionID()).wait(t, ctx, fmt.Sprintf("subscriber %d", i))
+	}
+	st := ts.engine.Stats()
+	t.Logf("send calls %d, GSO messages %d carrying %d packets, drops %d", st.SendCalls, st.GSOMessages, st.GSOPackets, st.SendDrops)
+	wantBatched := opts.BatchSends && runtime.GOOS == "linux" // batching is Linux only
+	if batched := st.SendCalls > 0; batched != wantBatched || st.SendDrops != 0 {
+		t.Errorf("BatchSends %v: %d batched send calls, %d drops", opts.BatchSends, st.SendCalls, st.SendDrops)
+	}
+	// Frames of several packets written back-to-back reach the reader
+	// queued: their packets to each subscriber leave as GSO messages.
+	if wantBatched && perFrame > 1 && st.GSOMessages == 0 {
+		t.Errorf("%d-packet frames with batched sends: no GSO message sent", perFrame)
 	}
 }
 

@@ -117,6 +117,11 @@ type Snapshot struct {
 	// subscribers, ended streams included.
 	ReceivedPackets, ReceivedBytes uint64
 	SentPackets, SentBytes         uint64
+	// Batched UDP sends (the engine's BatchSends; zero without): system
+	// calls that sent packets, UDP GSO messages and the packets they
+	// carried, and packets dropped on a send error (a batched write
+	// cannot report its error to the writer, so this is where it shows).
+	SendCalls, GSOMessages, GSOPackets, SendDrops uint64
 }
 
 // AverageDuration is TotalDuration over the ended connections that had
