@@ -3,8 +3,6 @@ package sfu_test
 import (
 	"context"
 	"encoding/binary"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,16 +22,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // testServer is an engine behind the signaling handler on 127.0.0.1.
 type testServer struct {
 	engine *sfu.Engine
-	http   *httptest.Server
 	url    string
 }
 
 func newTestServer(t *testing.T, o sfu.Options, hopts ...signaling.Option) *testServer {
 	t.Helper()
-	engine := sfutest.NewEngine(t, o)
-	srv := httptest.NewServer(signaling.NewHandler(engine, hopts...))
-	t.Cleanup(srv.Close)
-	return &testServer{engine: engine, http: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	engine, url := sfutest.NewSignalingServer(t, o, hopts...)
+	return &testServer{engine: engine, url: url}
 }
 
 func testContext(t *testing.T, d time.Duration) context.Context {
@@ -58,13 +53,52 @@ var (
 	opusCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
 )
 
+// pacer calls send(n), n = 0, 1, 2…, every interval from a goroutine
+// until halt or the end of the test.
+type pacer struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func (p *pacer) run(t *testing.T, interval time.Duration, send func(n uint32)) {
+	p.stop = make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for n := uint32(0); ; n++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			send(n)
+		}
+	}()
+	t.Cleanup(p.halt)
+}
+
+// halt stops the sending and waits for it; calling it again, or before
+// run, does nothing.
+func (p *pacer) halt() {
+	if p.stop == nil {
+		return
+	}
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	p.wg.Wait()
+}
+
 // publisher writes synthetic VP8 and Opus packets whose payloads are a
 // function of a counter, so receivers can check every byte.
 type publisher struct {
+	pacer
 	video, audio *webrtc.TrackLocalStaticRTP
 	perFrame     int // video packets per frame, written back-to-back (default 1)
-	stop         chan struct{}
-	wg           sync.WaitGroup
 }
 
 func newPublisher(t *testing.T, name string) *publisher {
@@ -77,50 +111,29 @@ func newPublisher(t *testing.T, name string) *publisher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &publisher{video: v, audio: a, stop: make(chan struct{})}
+	return &publisher{video: v, audio: a}
 }
 
 func (p *publisher) tracks() []webrtc.TrackLocal { return []webrtc.TrackLocal{p.audio, p.video} }
 
 // start sends a video frame (perFrame packets) and an audio packet every
-// interval until stopped.
+// interval until halted.
 func (p *publisher) start(t *testing.T, interval time.Duration) {
 	perFrame := max(p.perFrame, 1)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		vn := uint32(0)
-		for n := uint32(0); ; n++ {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-			}
-			for i := range perFrame {
-				_ = p.video.WriteRTP(&rtp.Packet{
-					Header:  rtp.Header{Version: 2, SequenceNumber: uint16(vn), Timestamp: n * 3000, Marker: i == perFrame-1},
-					Payload: payload(vn, 'v', 600),
-				})
-				vn++
-			}
-			_ = p.audio.WriteRTP(&rtp.Packet{
-				Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 960},
-				Payload: payload(n, 'a', 80),
+	vn := uint32(0)
+	p.run(t, interval, func(n uint32) {
+		for i := range perFrame {
+			_ = p.video.WriteRTP(&rtp.Packet{
+				Header:  rtp.Header{Version: 2, SequenceNumber: uint16(vn), Timestamp: n * 3000, Marker: i == perFrame-1},
+				Payload: payload(vn, 'v', 600),
 			})
+			vn++
 		}
-	}()
-	t.Cleanup(p.halt)
-}
-
-func (p *publisher) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	p.wg.Wait()
+		_ = p.audio.WriteRTP(&rtp.Packet{
+			Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 960},
+			Payload: payload(n, 'a', 80),
+		})
+	})
 }
 
 // payload is packet n's payload: a VP8-like first byte, the counter, then

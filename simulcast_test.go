@@ -94,6 +94,7 @@ func layerMarker(l int) byte { return 'A' + byte(l) }
 // simPublisher publishes audio and three simulcast VP8 layers. Each layer
 // sends a key frame every second and right after a PLI for it.
 type simPublisher struct {
+	pacer
 	audio   *webrtc.TrackLocalStaticRTP
 	layers  [3]*webrtc.TrackLocalStaticRTP
 	enabled [3]atomic.Bool
@@ -105,13 +106,11 @@ type simPublisher struct {
 
 	mid          string
 	midID, ridID uint8
-	stop         chan struct{}
-	wg           sync.WaitGroup
 }
 
 func newSimPublisher(t *testing.T) *simPublisher {
 	t.Helper()
-	p := &simPublisher{stop: make(chan struct{})}
+	p := &simPublisher{}
 	var err error
 	if p.audio, err = webrtc.NewTrackLocalStaticRTP(opusCap, "sim-audio", "sim"); err != nil {
 		t.Fatal(err)
@@ -210,50 +209,29 @@ func extmapIDs(t *testing.T, raw, mid string) (midID, ridID uint8) {
 }
 
 func (p *simPublisher) start(t *testing.T) {
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		tick := time.NewTicker(simPacketInterval)
-		defer tick.Stop()
-		var counters [3]uint32
-		for n := uint32(0); ; n++ {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
+	var counters [3]uint32
+	p.run(t, simPacketInterval, func(n uint32) {
+		for l := range p.layers {
+			if !p.enabled[l].Load() {
+				continue
 			}
-			for l := range p.layers {
-				if !p.enabled[l].Load() {
-					continue
-				}
-				c := counters[l]
-				counters[l]++
-				key := c%simKeyEvery == 0
-				if p.keyReq[l].Swap(false) {
-					key = true
-				}
-				h := rtp.Header{Version: 2, SequenceNumber: uint16(c + uint32(l)*10000), Timestamp: c * 900, Marker: true}
-				_ = h.SetExtension(p.midID, []byte(p.mid))
-				_ = h.SetExtension(p.ridID, []byte(rids[l]))
-				_ = p.layers[l].WriteRTP(&rtp.Packet{Header: h, Payload: simPayload(l, c, key)})
-				p.sent[l].Add(1)
+			c := counters[l]
+			counters[l]++
+			key := c%simKeyEvery == 0
+			if p.keyReq[l].Swap(false) {
+				key = true
 			}
-			_ = p.audio.WriteRTP(&rtp.Packet{
-				Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 480},
-				Payload: payload(n, 'a', 80),
-			})
+			h := rtp.Header{Version: 2, SequenceNumber: uint16(c + uint32(l)*10000), Timestamp: c * 900, Marker: true}
+			_ = h.SetExtension(p.midID, []byte(p.mid))
+			_ = h.SetExtension(p.ridID, []byte(rids[l]))
+			_ = p.layers[l].WriteRTP(&rtp.Packet{Header: h, Payload: simPayload(l, c, key)})
+			p.sent[l].Add(1)
 		}
-	}()
-	t.Cleanup(p.halt)
-}
-
-func (p *simPublisher) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	p.wg.Wait()
+		_ = p.audio.WriteRTP(&rtp.Packet{
+			Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 480},
+			Payload: payload(n, 'a', 80),
+		})
+	})
 }
 
 // vpkt is one video packet as a receiver got it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +21,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func newServer(t *testing.T, o sfu.Options, hopts ...signaling.Option) string {
 	t.Helper()
-	engine := sfutest.NewEngine(t, o)
-	srv := httptest.NewServer(signaling.NewHandler(engine, hopts...))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+	_, url := sfutest.NewSignalingServer(t, o, hopts...)
+	return url
 }
 
 // rawDial opens a plain WebSocket, for input no real client sends.
@@ -210,7 +207,10 @@ func TestUnexpectedAnswerAfterSetup(t *testing.T) {
 	}
 }
 
-func TestDisconnectClosesAtOnce(t *testing.T) {
+// TestDisconnectClosesNormally: on "disconnect" the server itself closes
+// the WebSocket with 1000 (the client waits for that close, within the
+// context's deadline).
+func TestDisconnectClosesNormally(t *testing.T) {
 	url := newServer(t, sfu.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -219,15 +219,11 @@ func TestDisconnectClosesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	start := time.Now()
 	if err := c.Disconnect(ctx); err != nil {
 		t.Fatalf("disconnect: %v", err)
 	}
 	if ce := c.CloseError(); ce == nil || ce.Code != 1000 {
 		t.Errorf("closed with %v, want 1000", ce)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("disconnect took %v, want the server to close at once", d)
 	}
 }
 

@@ -8,13 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"net/http/httptest"
 
 	"go.uber.org/goleak"
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/internal/sfutest"
-	"github.com/gosfu/sfu/signaling"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,12 +28,9 @@ func (w testLog) Write(p []byte) (int, error) {
 // TestRunLoopback drives an in-process server with 1 publisher and 3
 // subscribers for 2 s.
 func TestRunLoopback(t *testing.T) {
-	engine := sfutest.NewEngine(t, sfu.Options{})
-	srv := httptest.NewServer(signaling.NewHandler(engine))
-	t.Cleanup(srv.Close)
-
+	_, url := sfutest.NewSignalingServer(t, sfu.Options{})
 	cfg := DefaultConfig()
-	cfg.URL = "ws" + strings.TrimPrefix(srv.URL, "http") + "/signaling"
+	cfg.URL = url + "/signaling"
 	cfg.Subscribers = 3
 	cfg.Warmup = 500 * time.Millisecond
 	cfg.Duration = 2 * time.Second

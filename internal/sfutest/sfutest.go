@@ -5,11 +5,14 @@ package sfutest
 import (
 	"context"
 	"log/slog"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/signaling"
 )
 
 // LoopbackOptions restricts an engine's ICE to 127.0.0.1 (the interface
@@ -41,4 +44,15 @@ func NewEngine(t testing.TB, o sfu.Options) *sfu.Engine {
 		}
 	})
 	return engine
+}
+
+// NewSignalingServer serves the signaling of a NewEngine engine over HTTP
+// on 127.0.0.1 until the test ends. It returns the engine and the
+// signaling's ws:// URL.
+func NewSignalingServer(t testing.TB, o sfu.Options, opts ...signaling.Option) (*sfu.Engine, string) {
+	t.Helper()
+	engine := NewEngine(t, o)
+	srv := httptest.NewServer(signaling.NewHandler(engine, opts...))
+	t.Cleanup(srv.Close)
+	return engine, "ws" + strings.TrimPrefix(srv.URL, "http")
 }
