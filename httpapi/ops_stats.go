@@ -96,19 +96,15 @@ func getAllRemoteStats(ctx context.Context, e *sfu.Engine, p *params) (any, erro
 }
 
 func getChannelRemoteStats(ctx context.Context, e *sfu.Engine, p *params) (any, error) {
-	ch := p.str("channel_id")
-	if p.err != nil {
-		return nil, p.err
+	list, err := channelStats(e, p)
+	if err != nil {
+		return nil, err
 	}
-	return remoteList(e.Channel(ch).RemoteStats()), nil
+	return remoteList(list), nil
 }
 
 func getConnectionRemoteStats(ctx context.Context, e *sfu.Engine, p *params) (any, error) {
-	ch, conn := p.str("channel_id"), p.str("connection_id")
-	if p.err != nil {
-		return nil, p.err
-	}
-	r, err := e.Channel(ch).ConnectionRemoteStats(ctx, conn)
+	r, err := connectionStats(ctx, e, p)
 	if err != nil {
 		return nil, err
 	}
@@ -126,21 +122,36 @@ func listRtcStats(ctx context.Context, e *sfu.Engine, p *params) (any, error) {
 }
 
 func listChannelRtcStats(ctx context.Context, e *sfu.Engine, p *params) (any, error) {
-	ch := p.str("channel_id")
-	if p.err != nil {
-		return nil, p.err
+	list, err := channelStats(e, p)
+	if err != nil {
+		return nil, err
 	}
-	return rtcList(e.Channel(ch).RemoteStats()), nil
+	return rtcList(list), nil
 }
 
 func getRtcStats(ctx context.Context, e *sfu.Engine, p *params) (any, error) {
-	ch, conn := p.str("channel_id"), p.str("connection_id")
-	if p.err != nil {
-		return nil, p.err
-	}
-	r, err := e.Channel(ch).ConnectionRemoteStats(ctx, conn)
+	r, err := connectionStats(ctx, e, p)
 	if err != nil {
 		return nil, err
 	}
 	return rtcStatsJSON{r.ChannelID, r.ConnectionID, timestampJSON(r.Timestamp), r.Stats}, nil
+}
+
+// channelStats is the reports of the channel_id channel's connections:
+// the 2020 and the 2021 operations answer the same data in two shapes.
+func channelStats(e *sfu.Engine, p *params) ([]sfu.RemoteStats, error) {
+	ch := p.str("channel_id")
+	if p.err != nil {
+		return nil, p.err
+	}
+	return e.Channel(ch).RemoteStats(), nil
+}
+
+// connectionStats is the report of the connection_id connection.
+func connectionStats(ctx context.Context, e *sfu.Engine, p *params) (sfu.RemoteStats, error) {
+	ch, conn := p.str("channel_id"), p.str("connection_id")
+	if p.err != nil {
+		return sfu.RemoteStats{}, p.err
+	}
+	return e.Channel(ch).ConnectionRemoteStats(ctx, conn)
 }
