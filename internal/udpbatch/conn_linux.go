@@ -110,7 +110,7 @@ func (c *Conn) now() int64 { return int64(time.Since(c.epoch)) + 1 }
 func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	ip := addr.Addr().Unmap()
 	if len(b) > c.slot || !ip.IsValid() || (ip.Is6() && (!c.inet6 || ip.Zone() != "")) {
-		return c.writeDirect(b, addr)
+		return c.writeDirect(b, addr, nil)
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -139,8 +139,9 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	return len(b), nil
 }
 
-// writeDirect sends b at once, after what is queued, so order holds.
-func (c *Conn) writeDirect(b []byte, addr netip.AddrPort) (int, error) {
+// writeDirect sends b at once, after what is queued, so order holds: to
+// addr, or to other when it is not nil (an address that is no *net.UDPAddr).
+func (c *Conn) writeDirect(b []byte, addr netip.AddrPort, other net.Addr) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -148,6 +149,9 @@ func (c *Conn) writeDirect(b []byte, addr netip.AddrPort) (int, error) {
 	}
 	c.flushLocked()
 	c.direct.Add(1)
+	if other != nil {
+		return c.conn.WriteTo(b, other)
+	}
 	return c.conn.WriteToUDPAddrPort(b, addr)
 }
 
@@ -156,14 +160,7 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if ua, ok := addr.(*net.UDPAddr); ok {
 		return c.WriteToAddrPort(b, ua.AddrPort())
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return 0, net.ErrClosed
-	}
-	c.flushLocked()
-	c.direct.Add(1)
-	return c.conn.WriteTo(b, addr)
+	return c.writeDirect(b, netip.AddrPort{}, addr)
 }
 
 // Flush sends what is queued before it returns.
