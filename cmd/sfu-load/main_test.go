@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"go.uber.org/goleak"
 
 	sfu "github.com/gosfu/sfu"
