@@ -45,6 +45,8 @@ type DownTrack struct {
 	codec        webrtc.RTPCodecParameters
 	clockRate    uint32
 
+	egress *Egress // set before the first Bind; nil writes through pion
+
 	bound  atomic.Pointer[binding]
 	policy atomic.Pointer[Policy]
 	// cur is the source forwarded now; pending is the one SwitchTo asked
@@ -93,6 +95,11 @@ func NewDownTrack(src *Source) *DownTrack {
 	d.policy.Store(&Policy{})
 	return d
 }
+
+// SetEgress makes the down-track write through e (which seals and sends
+// its packets itself once started) instead of straight to pion. Call it
+// before adding the down-track to a PeerConnection.
+func (d *DownTrack) SetEgress(e *Egress) { d.egress = e }
 
 // Source returns the source this down-track forwards now.
 func (d *DownTrack) Source() *Source { return d.cur.Load() }
@@ -144,10 +151,14 @@ func (d *DownTrack) Retransmits() uint64 {
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if sameCodec(c.RTPCodecCapability, d.codec.RTPCodecCapability) {
+			var w webrtc.TrackLocalWriter = ctx.WriteStream()
+			if d.egress != nil {
+				w = d.egress.writer(w)
+			}
 			d.bound.Store(&binding{
 				ssrc:        uint32(ctx.SSRC()),
 				payloadType: uint8(c.PayloadType),
-				writer:      ctx.WriteStream(),
+				writer:      w,
 			})
 			// A new subscriber needs a key frame to start decoding.
 			d.RequestKeyFrame()

@@ -1,0 +1,182 @@
+package forward
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// udpOut is a plain UDP socket as a PacketWriter.
+type udpOut struct{ c *net.UDPConn }
+
+func (u udpOut) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return u.c.WriteToUDPAddrPort(b, addr)
+}
+
+func listenLoopback(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+var (
+	egressProfile = srtp.ProtectionProfileAeadAes128Gcm
+	egressKey     = bytes.Repeat([]byte{0x11}, 16)
+	egressSalt    = bytes.Repeat([]byte{0x22}, 12)
+)
+
+// egressFixture is a down-track writing through an egress on a real UDP
+// socket; rec stands for pion's writer.
+type egressFixture struct {
+	*fixture
+	egress *Egress
+}
+
+func newEgressFixture(t *testing.T) *egressFixture {
+	t.Helper()
+	f := &fixture{rec: &recorder{}}
+	f.src = NewSource(SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo,
+		RequestKeyFrame: func() { f.plis++ }, KeyFrameInterval: time.Nanosecond})
+	f.dt = NewDownTrack(f.src)
+	e := NewEgress(udpOut{listenLoopback(t)})
+	f.dt.SetEgress(e)
+	if _, err := f.dt.Bind(&bindCtx{ssrc: 777, pt: 120, writer: f.rec}); err != nil {
+		t.Fatal(err)
+	}
+	f.src.AddDownTrack(f.dt)
+	return &egressFixture{fixture: f, egress: e}
+}
+
+// readSRTP reads one datagram from c and opens it with the egress keys
+// (what the subscriber's SRTP session does).
+func readSRTP(t *testing.T, c *net.UDPConn, dec *srtp.Context) *rtp.Packet {
+	t.Helper()
+	buf := make([]byte, 1500)
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("no packet: %v", err)
+	}
+	plain, err := dec.DecryptRTP(nil, buf[:n], nil)
+	if err != nil {
+		t.Fatalf("the subscriber cannot open the packet: %v", err)
+	}
+	var p rtp.Packet
+	if err := p.Unmarshal(plain); err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+func TestEgressSealsForTheSubscriber(t *testing.T) {
+	f := newEgressFixture(t)
+	rx := listenLoopback(t)
+	dec, err := srtp.CreateContext(egressKey, egressSalt, egressProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Before Start, packets go to pion's writer.
+	f.src.WritePacket(vp8Packet(10, 1000, true, 1))
+	if got := f.rec.take(); len(got) != 1 || f.egress.Active() {
+		t.Fatalf("before Start: pion got %d packets, egress active %v; want 1, false", len(got), f.egress.Active())
+	}
+
+	if err := f.egress.Start(egressProfile, egressKey, egressSalt, addrOf(rx)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint32(3) {
+		f.src.WritePacket(vp8Packet(11+uint16(i), 4000+3000*i, false, 2+i))
+	}
+	for i := range uint32(3) {
+		p := readSRTP(t, rx, dec)
+		want := vp8Packet(0, 0, false, 2+i)[12:]
+		if p.SSRC != 777 || p.PayloadType != 120 || !bytes.Equal(p.Payload, want) {
+			t.Errorf("packet %d: ssrc %d pt %d, payload intact %v", i, p.SSRC, p.PayloadType, bytes.Equal(p.Payload, want))
+		}
+	}
+	if got := f.rec.take(); len(got) != 0 {
+		t.Errorf("after Start pion's writer got %d packets", len(got))
+	}
+
+	// Across the sequence-number wrap the subscriber's rollover counter
+	// follows the egress's (a stream of its own, written directly).
+	w := f.dt.bound.Load().writer
+	for i, sn := range []uint16{0xfffe, 0xffff, 0, 1} {
+		h := &rtp.Header{Version: 2, PayloadType: 120, SequenceNumber: sn, Timestamp: uint32(i), SSRC: 778}
+		if _, err := w.WriteRTP(h, []byte{byte(i), 1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		if p := readSRTP(t, rx, dec); p.SequenceNumber != sn || !bytes.Equal(p.Payload, []byte{byte(i), 1, 2, 3}) {
+			t.Errorf("sn %d: got sn %d payload %v", sn, p.SequenceNumber, p.Payload)
+		}
+	}
+
+	// ICE selects another pair: the next packet goes there.
+	rx2 := listenLoopback(t)
+	f.egress.SetRemote(addrOf(rx2))
+	f.src.WritePacket(vp8Packet(14, 13000, false, 6))
+	if p := readSRTP(t, rx2, dec); !bytes.Equal(p.Payload, vp8Packet(0, 0, false, 6)[12:]) {
+		t.Error("after SetRemote: payload differs")
+	}
+	if f.egress.Packets() != 8 || f.egress.Bytes() != 416 || f.dt.Packets() != 5 {
+		t.Errorf("egress counted %d packets, %d bytes; down-track %d; want 8, 416, 5",
+			f.egress.Packets(), f.egress.Bytes(), f.dt.Packets())
+	}
+
+	f.egress.Stop()
+	if _, err := w.WriteRTP(&rtp.Header{Version: 2, SSRC: 777}, []byte{1}); !errors.Is(err, ErrEgressStopped) {
+		t.Errorf("write after Stop: %v, want ErrEgressStopped", err)
+	}
+}
+
+func TestEgressRejectsBadKeys(t *testing.T) {
+	f := newEgressFixture(t)
+	rx := listenLoopback(t)
+	if err := f.egress.Start(egressProfile, egressKey[:5], egressSalt, addrOf(rx)); err == nil {
+		t.Fatal("Start with a 5-byte AES key succeeded")
+	}
+	f.src.WritePacket(vp8Packet(10, 1000, true, 1))
+	if got := f.rec.take(); len(got) != 1 || f.egress.Active() {
+		t.Errorf("after a failed Start: pion got %d packets, egress active %v; want 1, false", len(got), f.egress.Active())
+	}
+}
+
+// TestEgressZeroAllocs: sealing and sending through the egress, from
+// Source.WritePacket to the socket, allocates nothing per packet.
+func TestEgressZeroAllocs(t *testing.T) {
+	f := newEgressFixture(t)
+	rx := listenLoopback(t)
+	if err := f.egress.Start(egressProfile, egressKey, egressSalt, addrOf(rx)); err != nil {
+		t.Fatal(err)
+	}
+	pkt := vp8Packet(10, 1000, true, 1)
+	sn := uint16(10)
+	write := func() {
+		sn++
+		pkt[2], pkt[3] = byte(sn>>8), byte(sn)
+		f.src.WritePacket(pkt)
+	}
+	write() // first packet: the SRTP context and buffer are made here
+	if allocs := testing.AllocsPerRun(500, write); allocs != 0 {
+		t.Errorf("%v allocations per packet through the egress, want 0", allocs)
+	}
+	if f.egress.Packets() < 500 {
+		t.Errorf("egress sent %d packets, want over 500", f.egress.Packets())
+	}
+}
