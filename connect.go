@@ -12,6 +12,7 @@ import (
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/internal/id"
+	"github.com/gosfu/sfu/internal/srtpkeys"
 	"github.com/gosfu/sfu/simulcast"
 )
 
@@ -45,6 +46,9 @@ func (e *Engine) Connect(ctx context.Context, req ConnectRequest) (*Connection, 
 	if c.room, err = e.join(c); err != nil {
 		c.pc.Close()
 		return nil, Offer{}, err
+	}
+	if c.egress != nil {
+		e.stats.AddSealed(c.egress) // teardown removes it
 	}
 	// Only a connection in a channel reacts to its PeerConnection.
 	c.pc.OnConnectionStateChange(c.onConnectionState)
@@ -97,11 +101,20 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lastPong.Store(time.Now().UnixNano())
 
-	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
+	var keys *srtpkeys.Catcher
+	if e.pion.out != nil {
+		keys = &srtpkeys.Catcher{}
+		c.egress = forward.NewEgress(e.pion.out)
+	}
+	c.api = e.pion.api(keys)
+	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
 	c.pc = pc
+	if c.egress != nil {
+		c.egress.Attach(pc, keySource(keys), c.log)
+	}
 	if err := c.addOwnTransceivers(); err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("sfu: add transceivers: %w", err)

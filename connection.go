@@ -35,8 +35,12 @@ type Connection struct {
 	videoCodec                        codec.Spec
 	videoBitRate                      int // kbps, from connect; 0 = unset
 
+	api                *webrtc.API // this connection's: its DTLS hooks feed egress
 	pc                 *webrtc.PeerConnection
 	ownAudio, ownVideo *webrtc.RTPTransceiver
+	// egress seals the down-tracks' RTP once DTLS is up; nil with
+	// Options.PionSRTP.
+	egress *forward.Egress
 
 	events chan Event
 	ctx    context.Context
@@ -207,6 +211,10 @@ func (c *Connection) teardown() {
 		c.engine.stats.RemoveSent(sub.dt)
 	}
 	c.engine.stats.ConnectionDestroyed(c.isConnected(), time.Since(time.Unix(0, c.connectedAt.Load())))
+	if c.egress != nil {
+		c.egress.Stop()
+		c.engine.stats.RemoveSealed(c.egress)
+	}
 	if err := c.pc.Close(); err != nil {
 		c.log.Debug("close peer connection", "err", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
@@ -25,7 +24,7 @@ import (
 type Engine struct {
 	opts Options
 	log  *slog.Logger
-	api  *webrtc.API
+	pion *pionSetup
 	mux  ice.UDPMux
 	// batch is the socket queueing UDP writes with Options.BatchSends;
 	// nil without batching.
@@ -61,11 +60,11 @@ func NewEngine(opts Options) (*Engine, error) {
 	if !slices.Contains(opts.VideoCodecs, opts.DefaultVideoCodec) {
 		return nil, fmt.Errorf("sfu: default video codec %q is not in VideoCodecs", opts.DefaultVideoCodec)
 	}
-	api, mux, batch, err := newAPI(opts)
+	p, err := newPionSetup(opts)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: %w", err)
 	}
-	return &Engine{opts: opts, log: opts.Logger, api: api, mux: mux, batch: batch, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
+	return &Engine{opts: opts, log: opts.Logger, pion: p, mux: p.mux, batch: p.batch, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
 }
 
 // UDPAddr returns the local address of the UDP socket all peers share.

@@ -95,6 +95,40 @@ func TestForwardBatchSends(t *testing.T) {
 	forwardOneToThree(t, sfu.Options{BatchSends: true}, 6)
 }
 
+// TestForwardPionSRTP is the same with pion sealing and sending the
+// subscribers' packets (Options.PionSRTP) instead of the engine's egress.
+func TestForwardPionSRTP(t *testing.T) {
+	forwardOneToThree(t, sfu.Options{PionSRTP: true}, 1)
+}
+
+// TestEgressSubscriberAsDTLSServer: a subscriber that answers
+// a=setup:passive takes the DTLS server role, and then the engine does not
+// see the handshake's server random; it leaves that connection's packets
+// to pion, and they arrive all the same.
+func TestEgressSubscriberAsDTLSServer(t *testing.T) {
+	ts := newTestServer(t, sfu.Options{})
+	ctx := testContext(t, 30*time.Second)
+	pub := newPublisher(t, "pub")
+	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
+	pub.start(t, 5*time.Millisecond)
+
+	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: func(s *webrtc.SettingEngine) {
+		if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+			t.Error(err)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newRouter()
+	rt.want = 100
+	dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: rt.onTrack, API: api})
+	rt.from(p.ConnectionID()).wait(t, ctx, "subscriber")
+	if st := ts.engine.Stats(); st.SentPackets == 0 || st.SealedPackets != 0 {
+		t.Errorf("%d packets sent, %d sealed by the engine; want all through pion", st.SentPackets, st.SealedPackets)
+	}
+}
+
 func forwardOneToThree(t *testing.T, opts sfu.Options, perFrame int) {
 	ts := newTestServer(t, opts)
 	ctx := testContext(t, 30*time.Second)
@@ -118,7 +152,14 @@ func forwardOneToThree(t *testing.T, opts sfu.Options, perFrame int) {
 		rt.from(p.ConnectionID()).wait(t, ctx, fmt.Sprintf("subscriber %d", i))
 	}
 	st := ts.engine.Stats()
-	t.Logf("send calls %d, GSO messages %d carrying %d packets, drops %d", st.SendCalls, st.GSOMessages, st.GSOPackets, st.SendDrops)
+	t.Logf("sent %d packets, %d sealed by the engine; send calls %d, GSO messages %d carrying %d packets, drops %d",
+		st.SentPackets, st.SealedPackets, st.SendCalls, st.GSOMessages, st.GSOPackets, st.SendDrops)
+	// The engine seals every packet itself unless told not to: its egress
+	// starts before pion's SRTP session, so pion never sends one. Sealed
+	// is read after sent, and also counts retransmissions.
+	if opts.PionSRTP && st.SealedPackets != 0 || !opts.PionSRTP && (st.SentPackets == 0 || st.SealedPackets < st.SentPackets) {
+		t.Errorf("PionSRTP %v: %d packets sent, %d sealed by the engine", opts.PionSRTP, st.SentPackets, st.SealedPackets)
+	}
 	wantBatched := opts.BatchSends && runtime.GOOS == "linux" // batching is Linux only
 	if batched := st.SendCalls > 0; batched != wantBatched || st.SendDrops != 0 {
 		t.Errorf("BatchSends %v: %d batched send calls, %d drops", opts.BatchSends, st.SendCalls, st.SendDrops)

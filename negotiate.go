@@ -268,11 +268,12 @@ func (c *Connection) subscribe(pub *publication) (bool, error) {
 	}
 	dt := forward.NewDownTrack(src)
 	dt.SetPolicy(c.policy(pub.owner.id))
+	dt.SetEgress(c.egress)
 	s := c.reusableSlot(src.Kind())
 	var sender *webrtc.RTPSender
 	if s != nil {
 		var err error
-		if sender, err = c.engine.api.NewRTPSender(dt, c.pc.SCTP().Transport()); err != nil {
+		if sender, err = c.api.NewRTPSender(dt, c.pc.SCTP().Transport()); err != nil {
 			return false, err
 		}
 		if err := s.tr.SetSender(sender, dt); err != nil {

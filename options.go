@@ -51,6 +51,13 @@ type Options struct {
 	// within half a millisecond. Send errors then show only as dropped
 	// packets. Linux only; ignored elsewhere.
 	BatchSends bool
+	// PionSRTP leaves sealing and sending subscribers' RTP to pion's SRTP
+	// session and ICE conn. By default the engine seals each down-track's
+	// packets itself (with the keys of the connection's DTLS handshake)
+	// and writes them straight to the UDP socket, which skips pion's
+	// per-packet write path; a connection whose keys cannot be had (the
+	// client took the DTLS server role) uses pion's path anyway.
+	PionSRTP bool
 	// InterfaceFilter, when set, keeps only the network interfaces for
 	// which it returns true.
 	InterfaceFilter func(name string) bool

@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
+	"github.com/gosfu/sfu/internal/srtpkeys"
 	"github.com/gosfu/sfu/internal/udpbatch"
 )
 
@@ -33,20 +36,31 @@ func sizeBuffers(c *net.UDPConn, size int, log *slog.Logger) {
 	}
 }
 
-// newAPI builds the pion API every PeerConnection of the engine shares:
-// our own media engine, no interceptors (pion's defaults copy and allocate
-// per packet), one UDP socket for all peers, AES-128-GCM preferred.
-// With o.BatchSends the socket queues writes and batch, not nil then,
-// sends them together (Linux only; elsewhere batch is nil).
-func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, batch forward.Batch, err error) {
+// pionSetup is what every PeerConnection of the engine shares: our own
+// media engine, no interceptors (pion's defaults copy and allocate per
+// packet), one UDP socket for all peers, AES-128-GCM preferred.
+type pionSetup struct {
+	media    *webrtc.MediaEngine
+	settings webrtc.SettingEngine
+	mux      ice.UDPMux
+	// batch is the socket queueing UDP writes with Options.BatchSends
+	// (Linux only); nil otherwise.
+	batch forward.Batch
+	// out is the mux's socket for the engine's own SRTP egress; nil with
+	// Options.PionSRTP.
+	out forward.PacketWriter
+}
+
+func newPionSetup(o Options) (*pionSetup, error) {
 	m := &webrtc.MediaEngine{}
 	if err := codec.Register(m, o.VideoCodecs); err != nil {
-		return nil, nil, nil, fmt.Errorf("media engine: %w", err)
+		return nil, fmt.Errorf("media engine: %w", err)
 	}
 	conn, err := net.ListenPacket("udp4", o.UDPAddr)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listen %s: %w", o.UDPAddr, err)
+		return nil, fmt.Errorf("listen %s: %w", o.UDPAddr, err)
 	}
+	p := &pionSetup{media: m}
 	udp, isUDP := conn.(*net.UDPConn)
 	if isUDP {
 		sizeBuffers(udp, socketBufferSize, o.Logger)
@@ -54,13 +68,21 @@ func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, batch forward.Batch, er
 	if isUDP && o.BatchSends {
 		conn = udpbatch.NewConn(udp, udpbatch.Config{})
 		if b, ok := conn.(forward.Batch); ok {
-			batch = b
+			p.batch = b
 		}
 	}
-	mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	if !o.PionSRTP {
+		switch c := conn.(type) {
+		case forward.PacketWriter:
+			p.out = c
+		case *net.UDPConn:
+			p.out = udpWriter{c}
+		}
+	}
+	p.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 
-	var se webrtc.SettingEngine
-	se.SetICEUDPMux(mux)
+	se := &p.settings
+	se.SetICEUDPMux(p.mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(o.IncludeLoopback)
@@ -76,10 +98,36 @@ func newAPI(o Options) (api *webrtc.API, mux ice.UDPMux, batch forward.Batch, er
 		dtls.SRTP_AEAD_AES_256_GCM,
 		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
 	)
-	api = webrtc.NewAPI(
-		webrtc.WithMediaEngine(m),
+	return p, nil
+}
+
+// api returns the pion API for one PeerConnection. With keys, its DTLS
+// handshake reports the SRTP keys there, for the connection's egress:
+// pion's hooks are per API, and only one handshake may feed a Catcher.
+func (p *pionSetup) api(keys *srtpkeys.Catcher) *webrtc.API {
+	se := p.settings
+	if keys != nil {
+		se.SetDTLSKeyLogWriter(keys)
+		se.SetDTLSServerHelloMessageHook(keys.ServerHello)
+	}
+	return webrtc.NewAPI(
+		webrtc.WithMediaEngine(p.media),
 		webrtc.WithSettingEngine(se),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 	)
-	return api, mux, batch, nil
+}
+
+// keySource adapts keys to what forward.Egress.Attach takes.
+func keySource(keys *srtpkeys.Catcher) forward.KeySource {
+	return func() (srtp.ProtectionProfile, []byte, []byte, error) {
+		k, err := keys.Keys()
+		return k.Profile, k.Key, k.Salt, err
+	}
+}
+
+// udpWriter gives a plain UDP socket the egress's write method.
+type udpWriter struct{ c *net.UDPConn }
+
+func (w udpWriter) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return w.c.WriteToUDPAddrPort(b, addr)
 }

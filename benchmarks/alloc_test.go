@@ -13,10 +13,12 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
 	"github.com/gosfu/sfu/forward"
+	"github.com/gosfu/sfu/internal/srtpkeys"
 	"github.com/gosfu/sfu/internal/udpbatch"
 )
 
@@ -49,7 +51,9 @@ func loopbackAPI(t *testing.T) *webrtc.API {
 
 // batchedLoopbackAPI is loopbackAPI over one UDP socket with batched
 // sends, as the engine runs with Options.BatchSends, and that socket.
-func batchedLoopbackAPI(t *testing.T) (*webrtc.API, forward.Batch) {
+// With keys, the DTLS handshake reports its SRTP keys there, as the
+// engine's do for its SRTP egress.
+func batchedLoopbackAPI(t *testing.T, keys *srtpkeys.Catcher) (*webrtc.API, *udpbatch.Conn) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("udpbatch batches on Linux only")
@@ -59,7 +63,7 @@ func batchedLoopbackAPI(t *testing.T) (*webrtc.API, forward.Batch) {
 		t.Fatal(err)
 	}
 	conn := udpbatch.NewConn(udp, udpbatch.Config{})
-	batch, ok := conn.(forward.Batch)
+	batch, ok := conn.(*udpbatch.Conn)
 	if !ok {
 		_ = conn.Close()
 		t.Fatalf("udpbatch.NewConn returned %T, not a batch", conn)
@@ -68,6 +72,10 @@ func batchedLoopbackAPI(t *testing.T) (*webrtc.API, forward.Batch) {
 	t.Cleanup(func() { _ = mux.Close() })
 	var se webrtc.SettingEngine
 	se.SetICEUDPMux(mux)
+	if keys != nil {
+		se.SetDTLSKeyLogWriter(keys)
+		se.SetDTLSServerHelloMessageHook(keys.ServerHello)
+	}
 	return newLoopbackAPI(t, se), batch
 }
 
@@ -93,17 +101,34 @@ func newLoopbackAPI(t *testing.T, se webrtc.SettingEngine) *webrtc.API {
 // whole process, so this includes pion's send path, the batch's flushes
 // and timer, and the receiver reading the packets.
 func TestForwardZeroAllocsRealPeerConnection(t *testing.T) {
-	t.Run("sendto", func(t *testing.T) { forwardZeroAllocs(t, loopbackAPI(t), nil) })
+	t.Run("sendto", func(t *testing.T) { forwardZeroAllocs(t, loopbackAPI(t), nil, nil) })
 	t.Run("batched", func(t *testing.T) {
-		api, batch := batchedLoopbackAPI(t)
-		forwardZeroAllocs(t, api, batch)
-		if st := batch.(interface{ Stats() udpbatch.Stats }).Stats(); st.Packets < 1000 {
+		api, batch := batchedLoopbackAPI(t, nil)
+		forwardZeroAllocs(t, api, batch, nil)
+		batch.Flush() // the last frame may still wait in the batch
+		if st := batch.Stats(); st.Packets < 1000 {
 			t.Errorf("the batch sent %d packets, want the 1000-odd forwarded ones", st.Packets)
+		}
+	})
+	// As the engine runs by default: batched, and sealed by its egress.
+	t.Run("batched+egress", func(t *testing.T) {
+		keys := &srtpkeys.Catcher{}
+		api, batch := batchedLoopbackAPI(t, keys)
+		egress := forward.NewEgress(batch)
+		forwardZeroAllocs(t, api, batch, &egressSetup{egress: egress, keys: keys})
+		if egress.Packets() < 1000 {
+			t.Errorf("the egress sealed %d packets, want the 1000-odd forwarded ones", egress.Packets())
 		}
 	})
 }
 
-func forwardZeroAllocs(t *testing.T, senderAPI *webrtc.API, batch forward.Batch) {
+// egressSetup is a sender's SRTP egress and the keys it starts with.
+type egressSetup struct {
+	egress *forward.Egress
+	keys   *srtpkeys.Catcher
+}
+
+func forwardZeroAllocs(t *testing.T, senderAPI *webrtc.API, batch forward.Batch, eg *egressSetup) {
 	sender, err := senderAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +147,13 @@ func forwardZeroAllocs(t *testing.T, senderAPI *webrtc.API, batch forward.Batch)
 	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo,
 		RequestKeyFrame: func() {}, Batch: batch})
 	dt := forward.NewDownTrack(src)
+	if eg != nil {
+		dt.SetEgress(eg.egress)
+		eg.egress.Attach(sender, func() (srtp.ProtectionProfile, []byte, []byte, error) {
+			k, err := eg.keys.Keys()
+			return k.Profile, k.Key, k.Salt, err
+		}, nil)
+	}
 	rtpSender, err := sender.AddTrack(dt)
 	if err != nil {
 		t.Fatal(err)

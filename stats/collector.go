@@ -25,7 +25,7 @@ type Collector struct {
 	authAllowed, authDenied     atomic.Int64
 	authFailed                  atomic.Int64
 
-	received, sent meterSet
+	received, sent, sealed meterSet
 }
 
 // NewCollector returns a collector with every counter at zero.
@@ -93,6 +93,14 @@ func (c *Collector) AddSent(m Meter) { c.sent.add(m) }
 // RemoveSent retires a sent meter; its final values stay in the totals.
 func (c *Collector) RemoveSent(m Meter) { c.sent.remove(m) }
 
+// AddSealed registers a meter of the packets a connection's SRTP egress
+// sealed and sent itself (instead of pion).
+func (c *Collector) AddSealed(m Meter) { c.sealed.add(m) }
+
+// RemoveSealed retires a sealed meter; its final values stay in the
+// totals.
+func (c *Collector) RemoveSealed(m Meter) { c.sealed.remove(m) }
+
 // Snapshot is the collector's state at one moment.
 type Snapshot struct {
 	ConnectionsCreated    int64
@@ -117,6 +125,9 @@ type Snapshot struct {
 	// subscribers, ended streams included.
 	ReceivedPackets, ReceivedBytes uint64
 	SentPackets, SentBytes         uint64
+	// Of the sent packets, those the engine sealed with SRTP and wrote
+	// to the socket itself; the others went through pion's SRTP session.
+	SealedPackets, SealedBytes uint64
 	// Batched UDP sends (the engine's BatchSends; zero without): system
 	// calls that sent packets, UDP GSO messages and the packets they
 	// carried, and packets dropped on a send error (a batched write
@@ -163,6 +174,7 @@ func (c *Collector) Snapshot() Snapshot {
 	s.ConnectionsOngoing = max(s.ConnectionsCreated-s.ConnectionsDestroyed, 0)
 	s.ReceivedPackets, s.ReceivedBytes = c.received.totals()
 	s.SentPackets, s.SentBytes = c.sent.totals()
+	s.SealedPackets, s.SealedBytes = c.sealed.totals()
 	return s
 }
 
