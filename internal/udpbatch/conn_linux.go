@@ -52,6 +52,8 @@ type Conn struct {
 	wg    sync.WaitGroup
 
 	packets, batches, gsoMsgs, gsoSegs, gsoFails, direct, drops atomic.Uint64
+
+	rd reader
 }
 
 var (
@@ -91,6 +93,7 @@ func NewConn(c *net.UDPConn, cfg Config) net.PacketConn {
 		done:   make(chan struct{}),
 	}
 	b.sendFn = b.send
+	b.rd.fn = b.rd.recv
 	b.gso.Store(!cfg.DisableGSO && gsoErr == nil)
 	b.wg.Add(1)
 	go b.timerLoop()
@@ -296,19 +299,6 @@ func (c *Conn) Close() error {
 	c.wg.Wait()
 	return c.conn.Close()
 }
-
-// ReadFromAddrPort reads from the socket (pion/ice's allocation-free read).
-func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.conn.ReadFromUDPAddrPort(b)
-}
-
-// ReadFromUDPAddrPort is ReadFromAddrPort under *net.UDPConn's name.
-func (c *Conn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.conn.ReadFromUDPAddrPort(b)
-}
-
-// ReadFrom reads from the socket.
-func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) { return c.conn.ReadFrom(b) }
 
 // LocalAddr returns the socket's address.
 func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
