@@ -170,7 +170,11 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 
 // Unbind implements webrtc.TrackLocal.
 func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
-	d.bound.Store(nil)
+	if b := d.bound.Swap(nil); b != nil {
+		if w, ok := b.writer.(*egressWriter); ok {
+			w.release()
+		}
+	}
 	return nil
 }
 

@@ -1,8 +1,10 @@
 package forward
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pion/rtp"
@@ -36,12 +38,18 @@ type PacketWriter interface {
 // ready (from the DTLS transport's Connected state change, which pion
 // fires before starting SRTP), so that no stream is ever sealed by both:
 // each would keep its own rollover counter.
+//
+// The egress pushes its state (keys, address, stopped) into each
+// down-track's writer, so that a write reads only its writer's memory:
+// the fan-out touches a hundred writers per packet, and every other
+// object on the way is a cache miss.
 type Egress struct {
-	out     PacketWriter
-	state   atomic.Pointer[egressState]
-	stopped atomic.Bool
-	packets atomic.Uint64
-	bytes   atomic.Uint64
+	out PacketWriter
+
+	mu      sync.Mutex
+	state   *egressState // nil before Start
+	writers map[*egressWriter]struct{}
+	retired struct{ packets, bytes uint64 } // of released writers
 }
 
 // egressKeys are what a down-track's SRTP context is made from. They are
@@ -51,68 +59,127 @@ type egressKeys struct {
 	key, salt []byte
 }
 
+// egressState is immutable; a change publishes a new one.
 type egressState struct {
-	keys *egressKeys
-	addr netip.AddrPort
+	keys    *egressKeys
+	addr    netip.AddrPort
+	stopped bool
 }
 
 // NewEgress returns an egress writing to out; it seals nothing until
 // Start.
-func NewEgress(out PacketWriter) *Egress { return &Egress{out: out} }
+func NewEgress(out PacketWriter) *Egress {
+	return &Egress{out: out, writers: map[*egressWriter]struct{}{}}
+}
 
 // Start makes every down-track bound with this egress seal its packets
 // with key and salt (the local SRTP master key and salt of profile) and
 // send them to remote. It fails, and the egress stays on pion's path, if
-// srtp rejects the keys.
+// srtp rejects the keys or the egress was stopped.
 func (e *Egress) Start(profile srtp.ProtectionProfile, key, salt []byte, remote netip.AddrPort) error {
 	if _, err := srtp.CreateContext(key, salt, profile); err != nil {
 		return err
 	}
-	k := &egressKeys{profile: profile, key: append([]byte(nil), key...), salt: append([]byte(nil), salt...)}
-	e.state.Store(&egressState{keys: k, addr: remote})
+	k := &egressKeys{profile: profile, key: bytes.Clone(key), salt: bytes.Clone(salt)}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state != nil && e.state.stopped {
+		return ErrEgressStopped
+	}
+	e.publishLocked(&egressState{keys: k, addr: remote})
 	return nil
 }
 
 // SetRemote changes where packets go (ICE selected another candidate
-// pair). It does nothing before Start.
+// pair). It does nothing before Start or after Stop.
 func (e *Egress) SetRemote(addr netip.AddrPort) {
-	for {
-		old := e.state.Load()
-		if old == nil || old.addr == addr {
-			return
-		}
-		if e.state.CompareAndSwap(old, &egressState{keys: old.keys, addr: addr}) {
-			return
-		}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if st := e.state; st != nil && !st.stopped && st.addr != addr {
+		e.publishLocked(&egressState{keys: st.keys, addr: addr})
 	}
 }
 
 // Stop ends the direct path for good: writes fail with ErrEgressStopped
 // instead of going to an address that no longer answers.
-func (e *Egress) Stop() { e.stopped.Store(true) }
+func (e *Egress) Stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.publishLocked(&egressState{stopped: true})
+}
+
+func (e *Egress) publishLocked(st *egressState) {
+	e.state = st
+	for w := range e.writers {
+		w.state.Store(st)
+	}
+}
 
 // Active reports whether the egress seals packets itself.
-func (e *Egress) Active() bool { return e.state.Load() != nil && !e.stopped.Load() }
+func (e *Egress) Active() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state != nil && !e.state.stopped
+}
 
 // Packets returns how many packets the egress has sealed and sent.
-func (e *Egress) Packets() uint64 { return e.packets.Load() }
+func (e *Egress) Packets() uint64 {
+	p, _ := e.totals()
+	return p
+}
 
 // Bytes returns the payload bytes of those packets.
-func (e *Egress) Bytes() uint64 { return e.bytes.Load() }
+func (e *Egress) Bytes() uint64 {
+	_, b := e.totals()
+	return b
+}
+
+func (e *Egress) totals() (packets, bytes uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	packets, bytes = e.retired.packets, e.retired.bytes
+	for w := range e.writers {
+		packets += w.packets.Load()
+		bytes += w.bytes.Load()
+	}
+	return packets, bytes
+}
 
 // writer wraps pion's writer for one down-track binding.
 func (e *Egress) writer(pion webrtc.TrackLocalWriter) *egressWriter {
-	return &egressWriter{egress: e, pion: pion}
+	w := &egressWriter{egress: e, pion: pion}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w.state.Store(e.state)
+	e.writers[w] = struct{}{}
+	return w
+}
+
+// release forgets w (its binding ended), keeping its counts.
+func (w *egressWriter) release() {
+	e := w.egress
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.writers[w]; ok {
+		delete(e.writers, w)
+		e.retired.packets += w.packets.Load()
+		e.retired.bytes += w.bytes.Load()
+	}
 }
 
 // egressWriter is one down-track binding's writer. The DownTrack calls it
-// under its own lock, so its buffer and SRTP context need no other.
+// under its own lock, so everything but the pushed state and the
+// counters (read by Egress) is its own.
 type egressWriter struct {
-	egress *Egress
-	pion   webrtc.TrackLocalWriter
-	keys   *egressKeys // what ctx was made from
-	ctx    *srtp.Context
-	buf    []byte // the packet, sealed in place
+	state          atomic.Pointer[egressState] // pushed by the egress
+	seen           *egressState                // the state ctx and addr are up to date with
+	addr           netip.AddrPort
+	ctx            *srtp.Context
+	keys           *egressKeys // what ctx was made from
+	buf            []byte      // the packet, sealed in place
+	packets, bytes atomic.Uint64
+	egress         *Egress
+	pion           webrtc.TrackLocalWriter
 }
 
 // sealSpace is what sealing adds to a packet at most: the 16-byte GCM
@@ -125,20 +192,14 @@ const egressBufSize = MaxPacketSize + 64
 
 // WriteRTP implements webrtc.TrackLocalWriter.
 func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
-	st := w.egress.state.Load()
+	st := w.state.Load()
 	if st == nil {
 		return w.pion.WriteRTP(h, payload)
 	}
-	if w.egress.stopped.Load() {
-		return 0, ErrEgressStopped
-	}
-	if w.keys != st.keys {
-		ctx, err := srtp.CreateContext(st.keys.key, st.keys.salt, st.keys.profile)
-		if err != nil {
+	if st != w.seen {
+		if err := w.adopt(st); err != nil {
 			return 0, err
 		}
-		w.keys, w.ctx = st.keys, ctx
-		w.buf = make([]byte, 0, egressBufSize)
 	}
 	n := h.MarshalSize()
 	if n+len(payload)+sealSpace > cap(w.buf) {
@@ -153,17 +214,35 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := w.egress.out.WriteToAddrPort(sealed, st.addr); err != nil {
+	if _, err := w.egress.out.WriteToAddrPort(sealed, w.addr); err != nil {
 		return 0, err
 	}
-	w.egress.packets.Add(1)
-	w.egress.bytes.Add(uint64(len(payload)))
+	w.packets.Add(1)
+	w.bytes.Add(uint64(len(payload)))
 	return len(sealed), nil
+}
+
+// adopt brings the writer up to date with a new state: a context for new
+// keys (the first time only: keys never change), the new address.
+func (w *egressWriter) adopt(st *egressState) error {
+	if st.stopped {
+		return ErrEgressStopped
+	}
+	if w.keys != st.keys {
+		ctx, err := srtp.CreateContext(st.keys.key, st.keys.salt, st.keys.profile)
+		if err != nil {
+			return err
+		}
+		w.keys, w.ctx = st.keys, ctx
+		w.buf = make([]byte, 0, egressBufSize)
+	}
+	w.addr, w.seen = st.addr, st
+	return nil
 }
 
 // Write implements webrtc.TrackLocalWriter for a marshalled packet.
 func (w *egressWriter) Write(b []byte) (int, error) {
-	if w.egress.state.Load() == nil {
+	if w.state.Load() == nil {
 		return w.pion.Write(b)
 	}
 	var h rtp.Header

@@ -143,6 +143,10 @@ func TestEgressSealsForTheSubscriber(t *testing.T) {
 	if _, err := w.WriteRTP(&rtp.Header{Version: 2, SSRC: 777}, []byte{1}); !errors.Is(err, ErrEgressStopped) {
 		t.Errorf("write after Stop: %v, want ErrEgressStopped", err)
 	}
+	// The binding ends (pion unbinds the track): its counts stay.
+	if err := f.dt.Unbind(nil); err != nil || f.egress.Packets() != 8 {
+		t.Errorf("after Unbind: err %v, egress counts %d packets, want 8", err, f.egress.Packets())
+	}
 }
 
 func TestEgressRejectsBadKeys(t *testing.T) {
