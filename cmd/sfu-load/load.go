@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/udpgro"
 	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -48,6 +50,10 @@ type Config struct {
 	DialConcurrency int
 	// SRTPProfile is "gcm128" (force AEAD_AES_128_GCM) or "default".
 	SRTPProfile string
+	// GRO gives every subscriber its own UDP socket read with UDP GRO,
+	// so that a GSO message from the server is queued whole on loopback
+	// instead of being segmented inside the server's send call.
+	GRO bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -111,6 +117,7 @@ type generator struct {
 	subs    []*subscriber
 	clients []*client.Client // publishers first; nil where a dial failed
 	readers readerSet        // track readers
+	gro     []groSocket      // with -gro, per subscriber; zero where none was opened
 	kinds   int              // tracks per publisher
 }
 
@@ -205,10 +212,20 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if g.cfg.GRO {
+		g.gro = make([]groSocket, len(g.subs))
+	}
 	err = forEach(ctx, len(g.subs), g.cfg.DialConcurrency, func(ctx context.Context, i int) error {
 		s := g.subs[i]
 		cfg := g.base(i / g.cfg.Subscribers)
 		cfg.Role, cfg.API, cfg.OnTrack = client.RoleRecvonly, api, s.onTrack
+		if g.cfg.GRO {
+			api, err := g.groAPI(i)
+			if err != nil {
+				return fmt.Errorf("subscriber %d: %w", i, err)
+			}
+			cfg.API = api
+		}
 		c, err := client.Dial(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("subscriber %d: %w", i, err)
@@ -227,14 +244,42 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 	return nil
 }
 
+// groSocket is a subscriber's own UDP GRO socket and the ICE mux on it.
+type groSocket struct {
+	conn *udpgro.Conn
+	mux  *ice.UDPMuxDefault // owns conn
+}
+
+// groAPI opens subscriber i's own UDP GRO socket and returns an API whose
+// ICE agents use only it. Subscribers never share a socket: the server
+// batches per destination, so a shared one would fake its cost.
+func (g *generator) groAPI(i int) (*webrtc.API, error) {
+	conn, err := udpgro.Listen(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	g.gro[i] = groSocket{conn, mux}
+	return client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: func(s *webrtc.SettingEngine) {
+		g.settings(s)
+		s.SetICEUDPMux(mux)
+	}})
+}
+
 // teardown stops the publishers' media, disconnects the subscribers, then
 // the publishers (so that the server does not re-offer to subscribers that
-// are leaving), and waits for the track readers. It returns the number of
+// are leaving), closes the subscribers' GRO sockets, and waits for the
+// track readers. It returns the number of
 // failed disconnects.
 func (g *generator) teardown() int {
 	g.pubs.halt()
 	np := len(g.pubs.list)
 	failed := g.disconnect(g.clients[np:]) + g.disconnect(g.clients[:np])
+	for _, s := range g.gro {
+		if s.mux != nil {
+			_ = s.mux.Close() // and its socket
+		}
+	}
 	g.readers.closeAndWait()
 	return failed
 }

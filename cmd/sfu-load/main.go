@@ -42,6 +42,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.StringVar(&c.ChannelPrefix, "channel-prefix", c.ChannelPrefix, "channel ids are <prefix>-<n>")
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", c.DialConcurrency, "connections set up at a time")
 	fs.StringVar(&c.SRTPProfile, "srtp", c.SRTPProfile, "SRTP profile: gcm128 (forced AEAD_AES_128_GCM) or default")
+	fs.BoolVar(&c.GRO, "gro", c.GRO, "subscribers read with UDP GRO: a GSO message the server sends arrives whole instead of being segmented on loopback's receive path (inside the server's send call)")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	if err := fs.Parse(args); err != nil {
 		return c, false, err

@@ -18,6 +18,7 @@ type Summary struct {
 	FPS                   int     `json:"fps"`
 	Audio                 bool    `json:"audio"`
 	SRTPProfile           string  `json:"srtp_profile"`
+	GRO                   bool    `json:"gro"`
 	WarmupSeconds         float64 `json:"warmup_seconds"`
 	WindowSeconds         float64 `json:"window_seconds"`
 
@@ -31,6 +32,10 @@ type Summary struct {
 	SentVideo        uint64  `json:"sent_video"`
 	SentAudio        uint64  `json:"sent_audio"`
 	OfferedPerSecond float64 `json:"offered_per_second"`
+	// With GRO: the datagrams the subscribers' sockets got coalesced (a
+	// GSO message that stayed whole), and the packets those held.
+	GROMessages uint64 `json:"gro_messages,omitempty"`
+	GROPackets  uint64 `json:"gro_packets,omitempty"`
 
 	// Forwarded is the sum of packets received by all subscribers.
 	Forwarded          uint64  `json:"forwarded"`
@@ -108,6 +113,7 @@ type snapshot struct {
 	streams           []streamSnap
 	video, audio      uint64
 	keys, plis        uint64
+	groMsgs, groSegs  uint64
 	server, self      procSample
 	serverErr, selfEr error
 }
@@ -119,6 +125,12 @@ func (g *generator) snapshot(resetMax bool) *snapshot {
 	}
 	s.self, s.selfEr = readProc(selfPID)
 	s.video, s.audio, s.keys, s.plis, _ = g.pubs.sent()
+	for _, x := range g.gro {
+		if x.conn != nil {
+			m, p := x.conn.Coalesced()
+			s.groMsgs, s.groSegs = s.groMsgs+m, s.groSegs+p
+		}
+	}
 	for _, sub := range g.subs {
 		for i := range sub.streams {
 			var x streamSnap
@@ -201,9 +213,10 @@ func (g *generator) summarize(a, b *snapshot) *Summary {
 	s := &Summary{
 		URL: cfg.URL, Channels: cfg.Channels, PublishersPerChannel: cfg.Publishers,
 		SubscribersPerChannel: cfg.Subscribers, VideoKbps: cfg.VideoKbps, FPS: cfg.FPS,
-		Audio: cfg.Audio, SRTPProfile: cfg.SRTPProfile,
+		Audio: cfg.Audio, SRTPProfile: cfg.SRTPProfile, GRO: cfg.GRO,
 		WarmupSeconds: cfg.Warmup.Seconds(), WindowSeconds: window,
 		SentVideo: b.video - a.video, SentAudio: b.audio - a.audio,
+		GROMessages: b.groMsgs - a.groMsgs, GROPackets: b.groSegs - a.groSegs,
 		GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		CPUModel: cpuModel(),
 	}
@@ -299,11 +312,15 @@ func firstErr(errs ...error) error {
 
 // WriteText prints the summary for people.
 func (s *Summary) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "sfu-load summary: %d channel(s) x (%d publisher(s) -> %d subscriber(s)), video %d kbps VP8 @%d fps, audio %v, srtp %s\n",
-		s.Channels, s.PublishersPerChannel, s.SubscribersPerChannel, s.VideoKbps, s.FPS, s.Audio, s.SRTPProfile)
+	fmt.Fprintf(w, "sfu-load summary: %d channel(s) x (%d publisher(s) -> %d subscriber(s)), video %d kbps VP8 @%d fps, audio %v, srtp %s, gro=%v\n",
+		s.Channels, s.PublishersPerChannel, s.SubscribersPerChannel, s.VideoKbps, s.FPS, s.Audio, s.SRTPProfile, s.GRO)
 	fmt.Fprintf(w, "  window          %.1f s after %.1f s warm-up, %d streams (%d silent)\n", s.WindowSeconds, s.WarmupSeconds, s.Streams, s.SilentStreams)
 	fmt.Fprintf(w, "  sent            %d video + %d audio packets; offered %.0f pkt/s to forward\n", s.SentVideo, s.SentAudio, s.OfferedPerSecond)
 	fmt.Fprintf(w, "  forwarded       %d packets, %.0f pkt/s\n", s.Forwarded, s.ForwardedPerSecond)
+	if s.GRO {
+		fmt.Fprintf(w, "  gro             %d packets arrived in %d coalesced messages (%.1f each)\n",
+			s.GROPackets, s.GROMessages, float64(s.GROPackets)/float64(max(s.GROMessages, 1)))
+	}
 	fmt.Fprintf(w, "  loss            %d of %d (%.4f%%), duplicates %d, reordered %d, late %d, malformed %d\n",
 		s.Lost, s.Expected, s.LossPercent, s.Duplicates, s.Reordered, s.Late, s.Malformed)
 	fmt.Fprintf(w, "  latency         p50 %.0f us, p99 %.0f us, max %.0f us, mean %.0f us\n",
