@@ -147,7 +147,7 @@ func (e *Egress) totals() (packets, bytes uint64) {
 
 // writer wraps pion's writer for one down-track binding.
 func (e *Egress) writer(pion webrtc.TrackLocalWriter) *egressWriter {
-	w := &egressWriter{egress: e, pion: pion}
+	w := &egressWriter{egress: e, out: e.out, pion: pion}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	w.state.Store(e.state)
@@ -178,6 +178,7 @@ type egressWriter struct {
 	keys           *egressKeys // what ctx was made from
 	buf            []byte      // the packet, sealed in place
 	packets, bytes atomic.Uint64
+	out            PacketWriter // the egress's, copied here: one cache miss less per write
 	egress         *Egress
 	pion           webrtc.TrackLocalWriter
 }
@@ -214,7 +215,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := w.egress.out.WriteToAddrPort(sealed, w.addr); err != nil {
+	if _, err := w.out.WriteToAddrPort(sealed, w.addr); err != nil {
 		return 0, err
 	}
 	w.packets.Add(1)
