@@ -13,4 +13,12 @@
 // a flush, so that the frame's packets to each subscriber leave together
 // (one UDP GSO message); every other packet is flushed when its fan-out
 // ends.
+//
+// A down-track given an [Egress] does not write through pion: once the
+// subscriber's DTLS handshake is done, the egress seals each packet with
+// the connection's SRTP keys (recovered by the engine from pion's
+// handshake hooks) in the down-track's own buffer and writes it straight
+// to the shared UDP socket, at the address ICE selected. Until then, and
+// for a connection whose keys are not known, packets go through pion's
+// writer as usual.
 package forward

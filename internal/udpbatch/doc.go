@@ -8,7 +8,17 @@
 // (ReadFromAddrPort, WriteToAddrPort). Writes are copied into a fixed
 // ring of preallocated slots and sent together when the batch is full,
 // when Flush or End(true) is called, or by a timer (see "Delays"). Reads
-// pass through untouched.
+// return one datagram each, as the plain socket's do.
+//
+// Both sendmmsg and the reads' recvfrom are made as raw system calls
+// (the runtime poller still waits for readiness): the socket is
+// non-blocking, so they never block, and a plain system call costs the
+// whole process more than the call. It wakes Go's sysmon when the
+// process leaves idle, which then polls every 20 µs for a millisecond,
+// and a send to a hundred receivers that lasts over 20 µs gets its P
+// handed to another thread. With one packet arriving every few
+// milliseconds, that polling and hand-off cost more than the I/O
+// (measured: cmd/sfu-load/RESULTS.md).
 //
 // # GSO
 //
