@@ -292,6 +292,7 @@ func (d *DownTrack) writeRTP(src *Source, p *packet) {
 	}
 	h := &d.hdr
 	h.Version = 2
+	h.Padding = p.padding > 0
 	h.Marker = p.marker
 	h.PayloadType = b.payloadType
 	h.SequenceNumber = sn
@@ -301,7 +302,7 @@ func (d *DownTrack) writeRTP(src *Source, p *packet) {
 	// not apply; CSRCs are not forwarded either.
 	if n, err := b.writer.WriteRTP(h, p.payload); err == nil && n > 0 {
 		d.packets++
-		d.octets += uint64(len(p.payload))
+		d.octets += uint64(len(p.payload) - p.padding)
 	} else if d.packets == 0 {
 		// pion reports a write before the subscriber's SRTP is ready as
 		// 0 bytes and no error, and drops it. Until something really

@@ -202,6 +202,7 @@ func (d *DownTrack) retransmit(sn uint16) bool {
 	d.rtxHdr.SequenceNumber = sn
 	d.rtxHdr.Timestamp = ts + seg.tsOff
 	d.rtxHdr.Marker = marker
+	d.rtxHdr.Padding = false // the history keeps payloads unpadded
 	if _, err := b.writer.WriteRTP(&d.rtxHdr, d.nackBuf[:n]); err != nil {
 		return false
 	}

@@ -85,6 +85,7 @@ type packet struct {
 	keyFrame bool
 	at       int64 // arrival, monotonic nanoseconds (monoNow)
 	payload  []byte
+	padding  int // RTP padding at the end of payload (equalize)
 }
 
 // Source is one published RTP stream. Its Run loop reads packets into a
@@ -113,6 +114,9 @@ type Source struct {
 	lastDone int64  // monoNow after the previous fan-out, with cfg.Batch
 	frameTS  uint32 // timestamp of the previous packet, with cfg.Batch
 	bursty   bool   // the previous frame's packets came queued, with cfg.Batch
+	held     bool   // the previous packet's writes were left in the batch
+	padTS    uint32 // frame equalize pads for, with cfg.Batch
+	padTo    int    // its target payload size
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
 	keys     atomic.Uint64
@@ -179,14 +183,18 @@ func (s *Source) Run(r PacketReader) error {
 			}
 			return err
 		}
-		s.WritePacket(buf[:n])
+		s.writePacket(buf[:n]) // buf's spare capacity is free for padding
 	}
 }
 
 // WritePacket parses one RTP packet in place and forwards it to every
 // down-track. It must not be called concurrently with itself or Run. The
 // packet is not retained (the history keeps a copy).
-func (s *Source) WritePacket(pkt []byte) {
+func (s *Source) WritePacket(pkt []byte) { s.writePacket(pkt[:len(pkt):len(pkt)]) }
+
+// writePacket is WritePacket, free to pad the packet in place within
+// cap(pkt) (see equalize).
+func (s *Source) writePacket(pkt []byte) {
 	hl, err := s.hdr.Unmarshal(pkt)
 	if err != nil {
 		return
@@ -206,7 +214,7 @@ func (s *Source) WritePacket(pkt []byte) {
 	s.packets.Add(1)
 	s.bytes.Add(uint64(len(pkt)))
 	p := &s.pkt
-	p.payload = pkt[hl:end]
+	p.payload, p.padding = pkt[hl:end], 0
 	p.ts, p.marker, p.at = s.hdr.Timestamp, s.hdr.Marker, at
 	p.sn = s.hdr.SequenceNumber - s.seqDelta
 	p.keyFrame = isKeyFrame(s.codec, p.payload)
@@ -231,9 +239,15 @@ func (s *Source) WritePacket(pkt []byte) {
 		s.fanOut(p)
 		return
 	}
+	hold := s.holdable(p)
+	if s.cfg.Kind == webrtc.RTPCodecTypeVideo {
+		// After the history took its copy: NACK answers go unpadded.
+		s.equalize(p, pkt, end, hold || s.held)
+	}
+	s.held = hold
 	s.cfg.Batch.Begin()
 	s.fanOut(p)
-	s.cfg.Batch.End(!s.holdable(p))
+	s.cfg.Batch.End(!hold)
 	s.lastDone = monoNow()
 }
 
