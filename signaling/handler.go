@@ -147,12 +147,12 @@ func (s *session) awaitConnect() (sfu.ConnectRequest, bool) {
 			s.closeOnReadError(m.err)
 			return sfu.ConnectRequest{}, false
 		}
-		typ, err := messageType(m.data)
+		env, err := readEnvelope(m.data)
 		if err != nil {
 			s.closeOnReadError(err)
 			return sfu.ConnectRequest{}, false
 		}
-		if typ != "connect" {
+		if env.Type != "connect" {
 			s.closeWith(CloseCodeError, ReasonConnectExpected)
 			return sfu.ConnectRequest{}, false
 		}
@@ -197,13 +197,13 @@ func (s *session) loop() {
 // handle processes one client message after connect. It reports whether
 // the session goes on.
 func (s *session) handle(data []byte) bool {
-	typ, err := messageType(data)
+	env, err := readEnvelope(data)
 	if err != nil {
 		s.conn.Close(sfu.CloseReason{Code: CloseCodeError, Reason: ReasonInvalidJSON})
 		s.closeOnReadError(err)
 		return false
 	}
-	switch typ {
+	switch env.Type {
 	case "answer", "re-answer":
 		var m sdpMessage
 		if err := json.Unmarshal(data, &m); err != nil || m.SDP == "" {
@@ -227,9 +227,7 @@ func (s *session) handle(data []byte) bool {
 			s.h.log.Debug("candidate ignored", "err", err, "connection_id", s.conn.ID())
 		}
 	case "pong":
-		var m pongMessage
-		_ = json.Unmarshal(data, &m) // stats are optional
-		s.conn.Pong(m.Stats)
+		s.conn.Pong(env.Stats) // optional: nil when absent
 	case "disconnect":
 		s.conn.Close(sfu.ReasonDisconnect)
 		s.closeWith(websocket.StatusNormalClosure, "")
@@ -249,12 +247,12 @@ func (s *session) fail(reason string) bool {
 	return false
 }
 
-func messageType(data []byte) (string, error) {
+func readEnvelope(data []byte) (envelope, error) {
 	var e envelope
 	if err := json.Unmarshal(data, &e); err != nil {
-		return "", &protocolError{ReasonInvalidJSON}
+		return envelope{}, &protocolError{ReasonInvalidJSON}
 	}
-	return e.Type, nil
+	return e, nil
 }
 
 func (s *session) closeOnReadError(err error) {
