@@ -91,12 +91,19 @@ type fixture struct {
 	plis int
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureEgress(t, nil) }
+
+// newFixtureEgress is newFixture with the down-track writing through e
+// (nil: straight to the recorder, as pion's writer).
+func newFixtureEgress(t *testing.T, e *Egress) *fixture {
 	t.Helper()
 	f := &fixture{rec: &recorder{}}
 	f.src = NewSource(SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo,
 		RequestKeyFrame: func() { f.plis++ }, KeyFrameInterval: time.Nanosecond})
 	f.dt = NewDownTrack(f.src)
+	if e != nil {
+		f.dt.SetEgress(e)
+	}
 	if _, err := f.dt.Bind(&bindCtx{ssrc: 777, pt: 120, writer: f.rec}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
-	"github.com/pion/webrtc/v4"
 )
 
 // udpOut is a plain UDP socket as a PacketWriter.
@@ -47,17 +46,8 @@ type egressFixture struct {
 
 func newEgressFixture(t *testing.T) *egressFixture {
 	t.Helper()
-	f := &fixture{rec: &recorder{}}
-	f.src = NewSource(SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo,
-		RequestKeyFrame: func() { f.plis++ }, KeyFrameInterval: time.Nanosecond})
-	f.dt = NewDownTrack(f.src)
 	e := NewEgress(udpOut{listenLoopback(t)})
-	f.dt.SetEgress(e)
-	if _, err := f.dt.Bind(&bindCtx{ssrc: 777, pt: 120, writer: f.rec}); err != nil {
-		t.Fatal(err)
-	}
-	f.src.AddDownTrack(f.dt)
-	return &egressFixture{fixture: f, egress: e}
+	return &egressFixture{fixture: newFixtureEgress(t, e), egress: e}
 }
 
 // readSRTP reads one datagram from c and opens it with the egress keys

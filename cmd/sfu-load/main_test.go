@@ -24,6 +24,23 @@ func (w testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// runForTest runs the generator with cfg, logging to t, and returns the summary
+// and its text.
+func runForTest(t *testing.T, cfg Config) (*Summary, string) {
+	t.Helper()
+	cfg.Log = testLog{t}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	s.WriteText(&text)
+	t.Log("\n" + text.String())
+	return s, text.String()
+}
+
 // TestRunLoopback drives an in-process server with 1 publisher and 3
 // subscribers for 2 s.
 func TestRunLoopback(t *testing.T) {
@@ -35,16 +52,7 @@ func TestRunLoopback(t *testing.T) {
 	cfg.Duration = 2 * time.Second
 	cfg.Progress = 500 * time.Millisecond
 	cfg.ServerPID = os.Getpid() // the server runs in this process
-	cfg.Log = testLog{t}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text strings.Builder
-	s.WriteText(&text)
-	t.Log("\n" + text.String())
+	s, _ := runForTest(t, cfg)
 
 	if s.Forwarded == 0 || s.ForwardedPerSecond <= 0 {
 		t.Fatalf("nothing forwarded: %+v", s)
@@ -260,18 +268,9 @@ func TestRunGRO(t *testing.T) {
 	cfg.Warmup = 500 * time.Millisecond
 	cfg.Duration = 1500 * time.Millisecond
 	cfg.Progress = 0
-	cfg.Log = testLog{t}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text strings.Builder
-	s.WriteText(&text)
-	t.Log("\n" + text.String())
+	s, text := runForTest(t, cfg)
 
-	if !s.GRO || !strings.Contains(text.String(), "gro=true") {
+	if !s.GRO || !strings.Contains(text, "gro=true") {
 		t.Error("the summary does not say gro=true")
 	}
 	if s.Forwarded == 0 || s.Streams != 4 || s.SilentStreams != 0 || s.VideoStats == nil || s.VideoStats.Forwarded == 0 {
