@@ -58,6 +58,7 @@ func (e *Egress) startFor(ice *webrtc.ICETransport, keys KeySource, log *slog.Lo
 		log.Warn("srtp egress off", "err", err)
 		return
 	}
+	log.Debug("srtp egress on", "profile", profile.String(), "remote", addr.String())
 	// The pair may have changed before Start: SetRemote does nothing
 	// until then.
 	if pair, err := ice.GetSelectedCandidatePair(); err == nil {
