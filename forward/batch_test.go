@@ -125,14 +125,21 @@ func TestSourceEqualizesFramePackets(t *testing.T) {
 		sizes []int // the last one carries the marker
 		want  []int // payload sizes sent, padding included
 	}{
-		{false, []int{100, 100, 101, 101, 101}, []int{101, 101, 101, 101, 101}}, // libwebrtc's split: smaller first
-		{false, []int{100, 100, 100}, []int{101, 101, 100}},                     // all equal: the last may be smaller
-		{false, []int{101, 100, 100}, []int{102, 102, 100}},                     // larger first: the bet on the first costs a byte
-		{false, []int{100, 90, 100}, []int{101, 90, 100}},                       // too short to pad: left alone
-		// A publisher that paces its packets: the first frame's first
-		// packet is still held (the previous frame came in a burst), and
-		// the next joins it; after that nothing is held, nothing padded.
-		{true, []int{100, 100, 100, 101}, []int{101, 101, 100, 101}},
+		// libwebrtc's split, smaller packets first: the first such frame
+		// only shows the pattern; from the next one on, the first
+		// packets are padded up from the start.
+		{false, []int{100, 100, 101, 101, 101}, []int{100, 100, 101, 101, 101}},
+		{false, []int{100, 100, 101, 101, 101}, []int{101, 101, 101, 101, 101}},
+		{false, []int{100, 100, 100}, []int{101, 101, 100}}, // the bet, all equal: the last may be smaller
+		{false, []int{120, 120, 80}, []int{120, 120, 80}},   // full packets then a short one (pion): nothing to do
+		{false, []int{101, 100, 100}, []int{101, 101, 100}}, // larger first: the next is padded up to it
+		{false, []int{100, 90, 100}, []int{100, 90, 100}},   // too short to pad: left alone
+		{false, []int{100, 101, 101}, []int{100, 101, 101}},
+		// A publisher that paces its packets: the first paced frame's
+		// first packet is still held (the previous frame came in a
+		// burst), and the next joins it; after that nothing is held and
+		// nothing padded, bet or not.
+		{true, []int{100, 100, 101}, []int{101, 101, 101}},
 		{true, []int{100, 100, 101}, []int{100, 100, 101}},
 	}
 	sn, ts := uint16(11), uint32(3000)

@@ -9,23 +9,34 @@ const maxPad = 2
 // packets to each subscriber can leave as one UDP GSO message: GSO needs
 // equal segments (only the last may be smaller), and libwebrtc's
 // packetizer makes the first packets of a frame one byte smaller than
-// the rest. The target is the largest payload seen in the frame so far,
-// and one byte more than the first packet's, betting that it is one of
-// the smaller ones. If the bet is wrong, nothing is lost: the frame
-// takes the two GSO messages it would have taken anyway. The packet
-// grows in place, in pkt's spare capacity; p.padding says by how much.
+// the rest. The target is the largest payload seen in the frame so far.
+// For the first packet it is one byte more than its own size if the
+// publisher's last frame of several packets had a later packet larger
+// than its first: a bet that this one is one of the smaller ones too.
+// (Packetizers that fill every packet but the last, like pion's, never
+// trigger it.) If a bet is wrong, nothing is lost: the frame takes the
+// two GSO messages it would have taken anyway. The packet grows in
+// place, in pkt's spare capacity; p.padding says by how much.
 //
 // It pads only when pad is set: when p's writes are held in the batch,
 // or join writes that were. A packet sent on its own gains nothing.
-// The target follows every packet either way.
+// The frame's sizes are followed either way.
 func (s *Source) equalize(p *packet, pkt []byte, end int, pad bool) {
 	n := len(p.payload)
-	if p.ts != s.padTS {
-		s.padTS, s.padTo = p.ts, n+1
-	} else if n > s.padTo {
-		s.padTo = n
+	f := &s.frameSizes
+	if p.ts != f.ts || f.count == 0 {
+		if f.count > 1 {
+			f.bet = f.grew
+		}
+		*f = frameSizes{ts: p.ts, first: n, target: n, bet: f.bet}
+		if f.bet {
+			f.target++
+		}
 	}
-	k := s.padTo - n
+	f.count++
+	f.grew = f.grew || n > f.first
+	f.target = max(f.target, n)
+	k := f.target - n
 	if !pad || p.marker || k <= 0 || k > maxPad || end+k > cap(pkt) {
 		return
 	}
@@ -34,4 +45,14 @@ func (s *Source) equalize(p *packet, pkt []byte, end int, pad bool) {
 	tail[k-1] = byte(k) // RFC 3550 5.1: the last octet counts the padding
 	p.payload = pkt[end-n : end+k]
 	p.padding = k
+}
+
+// frameSizes is what equalize follows of the current frame.
+type frameSizes struct {
+	ts     uint32
+	count  int  // packets seen
+	first  int  // the first one's payload size
+	target int  // the size to pad to
+	grew   bool // a packet after the first was larger than it
+	bet    bool // the last frame of several packets grew: pad the first packet of this one
 }

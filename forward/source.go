@@ -108,18 +108,17 @@ type Source struct {
 	stats   recvStats
 
 	// Used only by the goroutine that calls Run or WritePacket.
-	hdr      rtp.Header
-	pkt      packet
-	seqDelta uint16 // dropped padding-only packets so far
-	lastDone int64  // monoNow after the previous fan-out, with cfg.Batch
-	frameTS  uint32 // timestamp of the previous packet, with cfg.Batch
-	bursty   bool   // the previous frame's packets came queued, with cfg.Batch
-	held     bool   // the previous packet's writes were left in the batch
-	padTS    uint32 // frame equalize pads for, with cfg.Batch
-	padTo    int    // its target payload size
-	packets  atomic.Uint64
-	bytes    atomic.Uint64
-	keys     atomic.Uint64
+	hdr        rtp.Header
+	pkt        packet
+	seqDelta   uint16     // dropped padding-only packets so far
+	lastDone   int64      // monoNow after the previous fan-out, with cfg.Batch
+	frameTS    uint32     // timestamp of the previous packet, with cfg.Batch
+	bursty     bool       // the previous frame's packets came queued, with cfg.Batch
+	held       bool       // the previous packet's writes were left in the batch
+	frameSizes frameSizes // of the current frame, for equalize, with cfg.Batch
+	packets    atomic.Uint64
+	bytes      atomic.Uint64
+	keys       atomic.Uint64
 }
 
 // NewSource returns a source with no down-tracks.
