@@ -131,6 +131,7 @@ func TestSourceEqualizesFramePackets(t *testing.T) {
 		{false, []int{100, 100, 101, 101, 101}, []int{100, 100, 101, 101, 101}},
 		{false, []int{100, 100, 101, 101, 101}, []int{101, 101, 101, 101, 101}},
 		{false, []int{100, 100, 100}, []int{101, 101, 100}}, // the bet, all equal: the last may be smaller
+		{false, []int{120, 120, 80}, []int{121, 121, 80}},   // the bet is still on (harmless); a short last packet turns it off
 		{false, []int{120, 120, 80}, []int{120, 120, 80}},   // full packets then a short one (pion): nothing to do
 		{false, []int{101, 100, 100}, []int{101, 101, 100}}, // larger first: the next is padded up to it
 		{false, []int{100, 90, 100}, []int{100, 90, 100}},   // too short to pad: left alone

@@ -10,12 +10,13 @@ const maxPad = 2
 // equal segments (only the last may be smaller), and libwebrtc's
 // packetizer makes the first packets of a frame one byte smaller than
 // the rest. The target is the largest payload seen in the frame so far.
-// For the first packet it is one byte more than its own size if the
-// publisher's last frame of several packets had a later packet larger
-// than its first: a bet that this one is one of the smaller ones too.
-// (Packetizers that fill every packet but the last, like pion's, never
-// trigger it.) If a bet is wrong, nothing is lost: the frame takes the
-// two GSO messages it would have taken anyway. The packet grows in
+// For the first packet it is one byte more than its own size once the
+// publisher has sent a frame whose later packets were larger than its
+// first: a bet that this one is one of the smaller ones too. The bet
+// stays on through frames of equal packets, and goes off at a frame of
+// full packets and a shorter last one (pion's packetizer), which would
+// only gain a useless byte per packet. If a bet is wrong, nothing is
+// lost: the frame takes the two GSO messages it would have anyway. The packet grows in
 // place, in pkt's spare capacity; p.padding says by how much.
 //
 // It pads only when pad is set: when p's writes are held in the batch,
@@ -25,8 +26,12 @@ func (s *Source) equalize(p *packet, pkt []byte, end int, pad bool) {
 	n := len(p.payload)
 	f := &s.frameSizes
 	if p.ts != f.ts || f.count == 0 {
-		if f.count > 1 {
-			f.bet = f.grew
+		switch {
+		case f.count < 2:
+		case f.grew:
+			f.bet = true
+		case f.last < f.first:
+			f.bet = false // full packets, then a short one
 		}
 		*f = frameSizes{ts: p.ts, first: n, target: n, bet: f.bet}
 		if f.bet {
@@ -34,6 +39,7 @@ func (s *Source) equalize(p *packet, pkt []byte, end int, pad bool) {
 		}
 	}
 	f.count++
+	f.last = n
 	f.grew = f.grew || n > f.first
 	f.target = max(f.target, n)
 	k := f.target - n
@@ -52,7 +58,8 @@ type frameSizes struct {
 	ts     uint32
 	count  int  // packets seen
 	first  int  // the first one's payload size
+	last   int  // the latest one's
 	target int  // the size to pad to
 	grew   bool // a packet after the first was larger than it
-	bet    bool // the last frame of several packets grew: pad the first packet of this one
+	bet    bool // pad the first packet of this frame (see equalize)
 }
