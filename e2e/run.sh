@@ -29,6 +29,7 @@ if [ "${E2E_KEEP_TMP:-}" != 1 ]; then
 fi
 echo "e2e: building cmd/sfu" >&2
 go build -o "$tmp/sfu" ./cmd/sfu
+go build -o "$tmp/gopub" ./e2e/gopub
 
 # Runs inside the namespace: start the server, wait for it, run the tests,
 # stop the server, print its log on failure, exit with the test status.
@@ -72,7 +73,7 @@ if [ "$up" != 1 ]; then
 fi
 
 status=0
-SFU_SIGNALING_URL=ws://127.0.0.1:5000/signaling SFU_HTTP_URL=http://127.0.0.1:5000/ \
+SFU_SIGNALING_URL=ws://127.0.0.1:5000/signaling SFU_HTTP_URL=http://127.0.0.1:5000/ GOPUB="$tmp/gopub" \
 	timeout -k 10 900 node --test --test-concurrency=1 e2e/tests/ || status=$?
 stop_server || true
 # Chromium takes the DTLS client role, so the engine must have sealed
