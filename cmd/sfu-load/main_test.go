@@ -225,24 +225,6 @@ func TestReceivePathAllocs(t *testing.T) {
 	}
 }
 
-// TestAboutEqualSize checks the libwebrtc-like split of a frame: the
-// sizes add up, differ by at most one byte and never shrink.
-func TestAboutEqualSize(t *testing.T) {
-	for _, c := range []struct{ total, n int }{{6250, 6}, {1200, 1}, {7000, 7}, {6603, 6}} {
-		sum, prev := 0, 0
-		for i := range c.n {
-			s := aboutEqualSize(c.total, c.n, i)
-			if i > 0 && (s < prev || s > prev+1) {
-				t.Errorf("%v: packet %d is %d bytes after %d", c, i, s, prev)
-			}
-			sum, prev = sum+s, s
-		}
-		if sum != c.total {
-			t.Errorf("%v: sizes add up to %d", c, sum)
-		}
-	}
-}
-
 // TestFrameLatency checks that only a frame's last packet counts as the
 // frame's arrival.
 func TestFrameLatency(t *testing.T) {

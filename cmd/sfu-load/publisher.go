@@ -11,6 +11,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/gosfu/sfu/internal/packetsize"
 )
 
 // Synthetic media parameters.
@@ -166,7 +168,7 @@ func (p *publisher) run(ctx context.Context, stop <-chan struct{}) {
 			}
 			budget -= float64(total)
 			for i := range n {
-				size := aboutEqualSize(total, n, i)
+				size := packetsize.AboutEqual(total, n, i)
 				off := writeVP8Header(vbuf, i == 0, key, int(p.frameBytes))
 				putProbe(vbuf[off:], kindVideo, p.index, vctr, monoNow())
 				vpkt.SequenceNumber, vpkt.Timestamp = videoSN, videoTS
@@ -183,17 +185,6 @@ func (p *publisher) run(ctx context.Context, stop <-chan struct{}) {
 			videoTS += frameDuration
 		}
 	}
-}
-
-// aboutEqualSize is the size of packet i of n that carry total bytes, the
-// way libwebrtc's packetizer splits a frame (and so what browsers send):
-// sizes differ by at most one byte, the smaller ones first.
-func aboutEqualSize(total, n, i int) int {
-	size := total / n
-	if i >= n-total%n {
-		size++
-	}
-	return size
 }
 
 // onRTCP is the publishing client's OnSenderRTCP: PLI and FIR for the

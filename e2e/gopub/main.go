@@ -27,6 +27,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/packetsize"
 )
 
 // maxPayload is the largest RTP payload a packet carries (libwebrtc's is
@@ -125,23 +126,16 @@ func publish(ctx context.Context, track *webrtc.TrackLocalStaticRTP, frames [][]
 	}
 }
 
-// splitAboutEqually cuts b into the fewest chunks of at most max bytes
-// whose sizes differ by at most one byte, the smaller ones first, as
-// libwebrtc's packetizer does.
+// splitAboutEqually cuts b into the fewest chunks of at most max bytes,
+// sized as libwebrtc's packetizer would.
 func splitAboutEqually(b []byte, max int) [][]byte {
-	k := (len(b) + max - 1) / max
-	if k == 0 {
-		return nil
-	}
-	base, larger := len(b)/k, len(b)%k
-	chunks := make([][]byte, 0, k)
-	for j := range k {
-		n := base
-		if j >= k-larger {
-			n++
-		}
-		chunks = append(chunks, b[:n])
-		b = b[n:]
+	total := len(b)
+	n := packetsize.Count(total, max)
+	chunks := make([][]byte, 0, n)
+	for i := range n {
+		size := packetsize.AboutEqual(total, n, i)
+		chunks = append(chunks, b[:size])
+		b = b[size:]
 	}
 	return chunks
 }
