@@ -41,8 +41,8 @@ type PacketWriter interface {
 //
 // The egress pushes its state (keys, address, stopped) into each
 // down-track's writer, so that a write reads only its writer's memory:
-// the fan-out touches a hundred writers per packet, and every other
-// object on the way is a cache miss.
+// the fan-out touches a hundred writers per packet, and perf showed the
+// egress and its state object as two cache misses per write.
 type Egress struct {
 	out PacketWriter
 
@@ -128,7 +128,7 @@ func (e *Egress) Packets() uint64 {
 	return p
 }
 
-// Bytes returns the payload bytes of those packets.
+// Bytes returns the payload bytes of those packets, RTP padding included.
 func (e *Egress) Bytes() uint64 {
 	_, b := e.totals()
 	return b
