@@ -32,12 +32,16 @@ type PacketWriter interface {
 // more than the sealing; the egress replaces it with a header marshal,
 // one seal into the down-track's buffer and the socket write.
 //
-// Until [Egress.Start] the down-tracks write through pion, and they keep
-// doing so if the keys cannot be had (pion exposes them only on the DTLS
-// server side). Start must be called before pion's own SRTP session is
-// ready (from the DTLS transport's Connected state change, which pion
-// fires before starting SRTP), so that no stream is ever sealed by both:
-// each would keep its own rollover counter.
+// Who seals is decided once, when the subscriber's DTLS handshake is
+// done: [Egress.Start] with the keys, or [Egress.UsePion] when they cannot
+// be had (pion exposes them only on the DTLS server side). The decision
+// must come before pion's own SRTP session is ready (the DTLS transport's
+// Connected state change, which pion fires before starting SRTP), and
+// until then writes are dropped, as pion drops them before its SRTP is
+// ready. So no stream is ever sealed by both, which would break it for
+// good: each keeps its own rollover counter. (Writing through pion until
+// the decision would not do: a write in flight when pion's SRTP starts
+// gets through.)
 //
 // The egress pushes its state (keys, address, stopped) into each
 // down-track's writer, so that a write reads only its writer's memory:
@@ -63,11 +67,15 @@ type egressKeys struct {
 type egressState struct {
 	keys    *egressKeys
 	addr    netip.AddrPort
+	pion    bool // UsePion: pion seals
 	stopped bool
 }
 
-// NewEgress returns an egress writing to out; it seals nothing until
-// Start.
+// errDecided is returned by Start after UsePion or Stop.
+var errDecided = errors.New("forward: egress already decided to leave sealing to pion, or stopped")
+
+// NewEgress returns an egress writing to out. Until Start or UsePion its
+// down-tracks' writes are dropped.
 func NewEgress(out PacketWriter) *Egress {
 	return &Egress{out: out, writers: map[*egressWriter]struct{}{}}
 }
@@ -83,11 +91,21 @@ func (e *Egress) Start(profile srtp.ProtectionProfile, key, salt []byte, remote 
 	k := &egressKeys{profile: profile, key: bytes.Clone(key), salt: bytes.Clone(salt)}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.state != nil && e.state.stopped {
-		return ErrEgressStopped
+	if e.state != nil && (e.state.stopped || e.state.pion) {
+		return errDecided
 	}
 	e.publishLocked(&egressState{keys: k, addr: remote})
 	return nil
+}
+
+// UsePion makes the down-tracks write through pion's writer from now on,
+// unless Start or Stop came first.
+func (e *Egress) UsePion() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == nil {
+		e.publishLocked(&egressState{pion: true})
+	}
 }
 
 // SetRemote changes where packets go (ICE selected another candidate
@@ -95,7 +113,7 @@ func (e *Egress) Start(profile srtp.ProtectionProfile, key, salt []byte, remote 
 func (e *Egress) SetRemote(addr netip.AddrPort) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if st := e.state; st != nil && !st.stopped && st.addr != addr {
+	if st := e.state; st != nil && st.keys != nil && !st.stopped && st.addr != addr {
 		e.publishLocked(&egressState{keys: st.keys, addr: addr})
 	}
 }
@@ -119,7 +137,7 @@ func (e *Egress) publishLocked(st *egressState) {
 func (e *Egress) Active() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.state != nil && !e.state.stopped
+	return e.state != nil && e.state.keys != nil && !e.state.stopped
 }
 
 // Packets returns how many packets the egress has sealed and sent.
@@ -194,7 +212,10 @@ const egressBufSize = MaxPacketSize + 64
 // WriteRTP implements webrtc.TrackLocalWriter.
 func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	st := w.state.Load()
-	if st == nil {
+	switch {
+	case st == nil:
+		return 0, nil // undecided: pion's SRTP is not ready either (see Egress)
+	case st.pion:
 		return w.pion.WriteRTP(h, payload)
 	}
 	if st != w.seen {
@@ -243,7 +264,10 @@ func (w *egressWriter) adopt(st *egressState) error {
 
 // Write implements webrtc.TrackLocalWriter for a marshalled packet.
 func (w *egressWriter) Write(b []byte) (int, error) {
-	if w.state.Load() == nil {
+	switch st := w.state.Load(); {
+	case st == nil:
+		return 0, nil
+	case st.pion:
 		return w.pion.Write(b)
 	}
 	var h rtp.Header

@@ -16,7 +16,7 @@ type KeySource func() (profile srtp.ProtectionProfile, key, salt []byte, err err
 // Attach ties e to pc: it starts e with keys when pc's DTLS handshake
 // completes, follows the candidate pair ICE selects, and stops e when
 // DTLS closes or fails. A connection whose keys or pair are not usable
-// stays on pion's path; log (nil for none) says why at debug level.
+// is left to pion (UsePion); log (nil for none) says why at debug level.
 // Call it before pc negotiates.
 func (e *Egress) Attach(pc *webrtc.PeerConnection, keys KeySource, log *slog.Logger) {
 	if log == nil {
@@ -46,16 +46,19 @@ func (e *Egress) startFor(ice *webrtc.ICETransport, keys KeySource, log *slog.Lo
 	profile, key, salt, err := keys()
 	if err != nil {
 		log.Debug("srtp egress off: pion seals", "err", err)
+		e.UsePion()
 		return
 	}
 	pair, err := ice.GetSelectedCandidatePair()
 	addr, ok := egressRemote(pair)
 	if err != nil || !ok {
 		log.Debug("srtp egress off: no usable candidate pair", "err", err)
+		e.UsePion()
 		return
 	}
 	if err := e.Start(profile, key, salt, addr); err != nil {
 		log.Warn("srtp egress off", "err", err)
+		e.UsePion()
 		return
 	}
 	log.Debug("srtp egress on", "profile", profile.String(), "remote", addr.String())

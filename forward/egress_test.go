@@ -81,21 +81,24 @@ func TestEgressSealsForTheSubscriber(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Before Start, packets go to pion's writer.
+	// Before the egress is started (or told to use pion) nothing goes
+	// out: pion's SRTP is not ready yet either.
 	f.src.WritePacket(vp8Packet(10, 1000, true, 1))
-	if got := f.rec.take(); len(got) != 1 || f.egress.Active() {
-		t.Fatalf("before Start: pion got %d packets, egress active %v; want 1, false", len(got), f.egress.Active())
+	if got := f.rec.take(); len(got) != 0 || f.dt.Packets() != 0 || f.egress.Active() {
+		t.Fatalf("undecided: pion got %d packets, down-track sent %d, egress active %v; want none",
+			len(got), f.dt.Packets(), f.egress.Active())
 	}
 
 	if err := f.egress.Start(egressProfile, egressKey, egressSalt, addrOf(rx)); err != nil {
 		t.Fatal(err)
 	}
-	for i := range uint32(3) {
-		f.src.WritePacket(vp8Packet(11+uint16(i), 4000+3000*i, false, 2+i))
+	f.src.WritePacket(vp8Packet(11, 4000, true, 2)) // a key frame: the down-track waits for one again
+	for i := range uint32(2) {
+		f.src.WritePacket(vp8Packet(12+uint16(i), 7000+3000*i, false, 3+i))
 	}
 	for i := range uint32(3) {
 		p := readSRTP(t, rx, dec)
-		want := vp8Packet(0, 0, false, 2+i)[12:]
+		want := vp8Packet(0, 0, i == 0, 2+i)[12:]
 		if p.SSRC != 777 || p.PayloadType != 120 || !bytes.Equal(p.Payload, want) {
 			t.Errorf("packet %d: ssrc %d pt %d, payload intact %v", i, p.SSRC, p.PayloadType, bytes.Equal(p.Payload, want))
 		}
@@ -124,8 +127,8 @@ func TestEgressSealsForTheSubscriber(t *testing.T) {
 	if p := readSRTP(t, rx2, dec); !bytes.Equal(p.Payload, vp8Packet(0, 0, false, 6)[12:]) {
 		t.Error("after SetRemote: payload differs")
 	}
-	if f.egress.Packets() != 8 || f.egress.Bytes() != 416 || f.dt.Packets() != 5 {
-		t.Errorf("egress counted %d packets, %d bytes; down-track %d; want 8, 416, 5",
+	if f.egress.Packets() != 8 || f.egress.Bytes() != 416 || f.dt.Packets() != 4 {
+		t.Errorf("egress counted %d packets, %d bytes; down-track %d; want 8, 416, 4",
 			f.egress.Packets(), f.egress.Bytes(), f.dt.Packets())
 	}
 
@@ -139,15 +142,26 @@ func TestEgressSealsForTheSubscriber(t *testing.T) {
 	}
 }
 
-func TestEgressRejectsBadKeys(t *testing.T) {
+// TestEgressUsePion: without usable keys (a bad key here) the connection
+// is left to pion for good: packets go to pion's writer, and a later
+// Start is refused.
+func TestEgressUsePion(t *testing.T) {
 	f := newEgressFixture(t)
 	rx := listenLoopback(t)
 	if err := f.egress.Start(egressProfile, egressKey[:5], egressSalt, addrOf(rx)); err == nil {
 		t.Fatal("Start with a 5-byte AES key succeeded")
 	}
+	f.egress.UsePion()
 	f.src.WritePacket(vp8Packet(10, 1000, true, 1))
 	if got := f.rec.take(); len(got) != 1 || f.egress.Active() {
-		t.Errorf("after a failed Start: pion got %d packets, egress active %v; want 1, false", len(got), f.egress.Active())
+		t.Errorf("after UsePion: pion got %d packets, egress active %v; want 1, false", len(got), f.egress.Active())
+	}
+	if err := f.egress.Start(egressProfile, egressKey, egressSalt, addrOf(rx)); err == nil {
+		t.Error("Start after UsePion succeeded")
+	}
+	f.src.WritePacket(vp8Packet(11, 4000, false, 2))
+	if got := f.rec.take(); len(got) != 1 || f.egress.Packets() != 0 {
+		t.Errorf("after a refused Start: pion got %d packets, egress sealed %d; want 1, 0", len(got), f.egress.Packets())
 	}
 }
 
