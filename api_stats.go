@@ -45,7 +45,7 @@ func Version() string { return version() }
 // batched socket's system calls, GSO messages and send drops.
 func (e *Engine) Stats() stats.Snapshot {
 	s := e.stats.Snapshot()
-	if b, ok := e.batch.(interface{ Stats() udpbatch.Stats }); ok {
+	if b, ok := e.pion.batch.(interface{ Stats() udpbatch.Stats }); ok {
 		u := b.Stats()
 		s.SendCalls, s.GSOMessages, s.GSOPackets, s.SendDrops = u.Batches, u.GSOMessages, u.GSOSegments, u.Drops
 	}

@@ -176,7 +176,7 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		RequestKeyFrame: func() {
 			_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 		},
-		Batch: c.engine.batch,
+		Batch: c.engine.pion.batch,
 	})
 	c.log.Info("track published", "kind", t.Kind().String(), "codec", t.Codec().MimeType, "ssrc", ssrc, "rid", t.RID())
 	c.engine.goTracked(func() { readReceiverRTCP(recv, t.RID(), src) })

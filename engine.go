@@ -13,7 +13,6 @@ import (
 
 	"github.com/pion/ice/v4"
 
-	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
 	"github.com/gosfu/sfu/stats"
@@ -24,11 +23,7 @@ import (
 type Engine struct {
 	opts Options
 	log  *slog.Logger
-	pion *pionSetup
-	mux  ice.UDPMux
-	// batch is the socket queueing UDP writes with Options.BatchSends;
-	// nil without batching.
-	batch forward.Batch
+	pion *pionSetup // the UDP socket, its mux and batching, pion's settings
 
 	mu     sync.Mutex
 	rooms  map[string]*room
@@ -64,12 +59,12 @@ func NewEngine(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: %w", err)
 	}
-	return &Engine{opts: opts, log: opts.Logger, pion: p, mux: p.mux, batch: p.batch, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
+	return &Engine{opts: opts, log: opts.Logger, pion: p, rooms: map[string]*room{}, stats: stats.NewCollector()}, nil
 }
 
 // UDPAddr returns the local address of the UDP socket all peers share.
 func (e *Engine) UDPAddr() string {
-	if addrs := e.mux.GetListenAddresses(); len(addrs) > 0 {
+	if addrs := e.pion.mux.GetListenAddresses(); len(addrs) > 0 {
 		return addrs[0].String()
 	}
 	return ""
@@ -101,7 +96,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	if cerr := e.mux.Close(); cerr != nil && err == nil && !errors.Is(cerr, ice.ErrClosed) {
+	if cerr := e.pion.mux.Close(); cerr != nil && err == nil && !errors.Is(cerr, ice.ErrClosed) {
 		err = cerr
 	}
 	return err
