@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -76,7 +75,7 @@ func newPionSetup(o Options) (*pionSetup, error) {
 		case forward.PacketWriter:
 			p.out = c
 		case *net.UDPConn:
-			p.out = udpWriter{c}
+			p.out = forward.UDPConnWriter(c)
 		}
 	}
 	p.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
@@ -123,11 +122,4 @@ func keySource(keys *srtpkeys.Catcher) forward.KeySource {
 		k, err := keys.Keys()
 		return k.Profile, k.Key, k.Salt, err
 	}
-}
-
-// udpWriter gives a plain UDP socket the egress's write method.
-type udpWriter struct{ c *net.UDPConn }
-
-func (w udpWriter) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	return w.c.WriteToUDPAddrPort(b, addr)
 }

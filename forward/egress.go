@@ -3,6 +3,7 @@ package forward
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,15 @@ var errPacketTooLarge = errors.New("forward: packet too large to seal")
 // address ICE selected.
 type PacketWriter interface {
 	WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+// UDPConnWriter is c as a PacketWriter.
+func UDPConnWriter(c *net.UDPConn) PacketWriter { return udpConnWriter{c} }
+
+type udpConnWriter struct{ c *net.UDPConn }
+
+func (w udpConnWriter) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return w.c.WriteToUDPAddrPort(b, addr)
 }
 
 // Egress seals one subscriber connection's RTP with SRTP itself and

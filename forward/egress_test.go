@@ -12,13 +12,6 @@ import (
 	"github.com/pion/srtp/v3"
 )
 
-// udpOut is a plain UDP socket as a PacketWriter.
-type udpOut struct{ c *net.UDPConn }
-
-func (u udpOut) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	return u.c.WriteToUDPAddrPort(b, addr)
-}
-
 func listenLoopback(t *testing.T) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -46,7 +39,7 @@ type egressFixture struct {
 
 func newEgressFixture(t *testing.T) *egressFixture {
 	t.Helper()
-	e := NewEgress(udpOut{listenLoopback(t)})
+	e := NewEgress(UDPConnWriter(listenLoopback(t)))
 	return &egressFixture{fixture: newFixtureEgress(t, e), egress: e}
 }
 
