@@ -3,7 +3,6 @@ package sfu_test
 import (
 	"context"
 	"encoding/binary"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,50 +52,10 @@ var (
 	opusCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
 )
 
-// pacer calls send(n), n = 0, 1, 2…, every interval from a goroutine
-// until halt or the end of the test.
-type pacer struct {
-	stop chan struct{}
-	wg   sync.WaitGroup
-}
-
-func (p *pacer) run(t *testing.T, interval time.Duration, send func(n uint32)) {
-	p.stop = make(chan struct{})
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for n := uint32(0); ; n++ {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-			}
-			send(n)
-		}
-	}()
-	t.Cleanup(p.halt)
-}
-
-// halt stops the sending and waits for it; calling it again, or before
-// run, does nothing.
-func (p *pacer) halt() {
-	if p.stop == nil {
-		return
-	}
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	p.wg.Wait()
-}
-
 // publisher writes synthetic VP8 and Opus packets whose payloads are a
 // function of a counter, so receivers can check every byte.
 type publisher struct {
-	pacer
+	sfutest.Pacer
 	video, audio *webrtc.TrackLocalStaticRTP
 	perFrame     int // video packets per frame, written back-to-back (default 1)
 }
@@ -121,7 +80,7 @@ func (p *publisher) tracks() []webrtc.TrackLocal { return []webrtc.TrackLocal{p.
 func (p *publisher) start(t *testing.T, interval time.Duration) {
 	perFrame := max(p.perFrame, 1)
 	vn := uint32(0)
-	p.run(t, interval, func(n uint32) {
+	p.Run(t, interval, func(n uint32) {
 		for i := range perFrame {
 			_ = p.video.WriteRTP(&rtp.Packet{
 				Header:  rtp.Header{Version: 2, SequenceNumber: uint16(vn), Timestamp: n * 3000, Marker: i == perFrame-1},

@@ -90,7 +90,7 @@ func TestPublisherJoinsAfterSubscriberAndLeaves(t *testing.T) {
 	if err := p.Disconnect(ctx); err != nil {
 		t.Fatalf("publisher disconnect: %v", err)
 	}
-	pub.halt()
+	pub.Halt()
 	raw, err := sub.WaitNotify(ctx, func(typ string, raw json.RawMessage) bool {
 		return typ == "connection.destroyed" && strings.Contains(string(raw), p.ConnectionID())
 	})
@@ -154,7 +154,7 @@ func TestChurnKeepsSubscriberSDPBounded(t *testing.T) {
 		if err := p.Disconnect(ctx); err != nil {
 			t.Fatalf("round %d: disconnect: %v", i, err)
 		}
-		pub.halt()
+		pub.Halt()
 		if err := sub.Wait(ctx, func() bool { return len(activeStreams(t, sub.RemoteSDP())) == 0 }); err != nil {
 			t.Fatalf("round %d: publisher's m-lines still active: %v", i, err)
 		}

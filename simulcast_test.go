@@ -18,6 +18,7 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/sfutest"
 )
 
 // Simulcast tests: a publisher sends three layers, each packet marked with
@@ -94,7 +95,7 @@ func layerMarker(l int) byte { return 'A' + byte(l) }
 // simPublisher publishes audio and three simulcast VP8 layers. Each layer
 // sends a key frame every second and right after a PLI for it.
 type simPublisher struct {
-	pacer
+	sfutest.Pacer
 	audio   *webrtc.TrackLocalStaticRTP
 	layers  [3]*webrtc.TrackLocalStaticRTP
 	enabled [3]atomic.Bool
@@ -210,7 +211,7 @@ func extmapIDs(t *testing.T, raw, mid string) (midID, ridID uint8) {
 
 func (p *simPublisher) start(t *testing.T) {
 	var counters [3]uint32
-	p.run(t, simPacketInterval, func(n uint32) {
+	p.Run(t, simPacketInterval, func(n uint32) {
 		for l := range p.layers {
 			if !p.enabled[l].Load() {
 				continue

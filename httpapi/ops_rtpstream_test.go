@@ -14,6 +14,7 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/sfutest"
 )
 
 // simPublisher sends three simulcast VP8 layers (every packet a key frame
@@ -22,15 +23,14 @@ import (
 type simPublisher struct {
 	audio  *webrtc.TrackLocalStaticRTP
 	layers [3]*webrtc.TrackLocalStaticRTP
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	sfutest.Pacer
 }
 
 var simRIDs = [3]string{"r0", "r1", "r2"}
 
 func (e *env) dialSimPublisher(t *testing.T, ctx context.Context, channel string) *client.Client {
 	t.Helper()
-	p := &simPublisher{stop: make(chan struct{})}
+	p := &simPublisher{}
 	var err error
 	if p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "sim"); err != nil {
 		t.Fatal(err)
@@ -45,29 +45,14 @@ func (e *env) dialSimPublisher(t *testing.T, ctx context.Context, channel string
 	c := e.dialReady(t, ctx, client.Config{ChannelID: channel, Role: client.RoleSendonly, VideoCodecType: "VP8", Simulcast: true, Tracks: tracks})
 	mid := c.Offer().Mid.Video
 	midID, ridID := extmapIDs(t, c.LocalSDP(), mid)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for n := uint32(0); ; n++ {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-			}
-			for l, tr := range p.layers {
-				h := rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 900, Marker: true}
-				_ = h.SetExtension(midID, []byte(mid))
-				_ = h.SetExtension(ridID, []byte(simRIDs[l]))
-				_ = tr.WriteRTP(&rtp.Packet{Header: h, Payload: []byte{0x10, 0x00, '0' + byte(l), 0x9d, 0x01, 0x2a, 0, 0}})
-			}
-			_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 480}, Payload: make([]byte, 40)})
+	p.Run(t, 10*time.Millisecond, func(n uint32) {
+		for l, tr := range p.layers {
+			h := rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 900, Marker: true}
+			_ = h.SetExtension(midID, []byte(mid))
+			_ = h.SetExtension(ridID, []byte(simRIDs[l]))
+			_ = tr.WriteRTP(&rtp.Packet{Header: h, Payload: []byte{0x10, 0x00, '0' + byte(l), 0x9d, 0x01, 0x2a, 0, 0}})
 		}
-	}()
-	t.Cleanup(func() {
-		close(p.stop)
-		p.wg.Wait()
+		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 480}, Payload: make([]byte, 40)})
 	})
 	return c
 }
