@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 func listenLoopback(t *testing.T) *net.UDPConn {
@@ -179,5 +180,40 @@ func TestEgressZeroAllocs(t *testing.T) {
 	}
 	if f.egress.Packets() < 500 {
 		t.Errorf("egress sent %d packets, want over 500", f.egress.Packets())
+	}
+}
+
+// TestEgressRemote: the egress sends to the remote side of a pair whose
+// local side is a UDP host candidate (the engine's socket), and refuses
+// any other pair, which leaves the connection to pion.
+func TestEgressRemote(t *testing.T) {
+	host := &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Address: "127.0.0.1", Port: 5000}
+	remote := func(addr string) *webrtc.ICECandidate {
+		return &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypePrflx, Address: addr, Port: 40000}
+	}
+	relay := *host
+	relay.Typ = webrtc.ICECandidateTypeRelay
+	tcp := *host
+	tcp.Protocol = webrtc.ICEProtocolTCP
+	for _, c := range []struct {
+		name string
+		pair *webrtc.ICECandidatePair
+		want string // "" for refused
+	}{
+		{"host to prflx", &webrtc.ICECandidatePair{Local: host, Remote: remote("192.0.2.7")}, "192.0.2.7:40000"},
+		{"v4-mapped remote", &webrtc.ICECandidatePair{Local: host, Remote: remote("::ffff:192.0.2.7")}, "192.0.2.7:40000"},
+		{"mDNS name", &webrtc.ICECandidatePair{Local: host, Remote: remote("abc.local")}, ""},
+		{"local relay", &webrtc.ICECandidatePair{Local: &relay, Remote: remote("192.0.2.7")}, ""},
+		{"local TCP", &webrtc.ICECandidatePair{Local: &tcp, Remote: remote("192.0.2.7")}, ""},
+		{"no remote", &webrtc.ICECandidatePair{Local: host}, ""},
+		{"no pair", nil, ""},
+	} {
+		got := ""
+		if addr, ok := egressRemote(c.pair); ok {
+			got = addr.String()
+		}
+		if got != c.want {
+			t.Errorf("%s: %q, want %q (empty: refused)", c.name, got, c.want)
+		}
 	}
 }
