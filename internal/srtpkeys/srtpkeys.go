@@ -37,10 +37,13 @@ const (
 	maxLine = len(keyLogLabel) + 1 + 2*randomLen + 1 + 2*secretLen + 1
 )
 
-// Keys are the master key and salt the DTLS server side sends SRTP with.
+// Keys are the SRTP master keys and salts of one DTLS handshake, seen from
+// its server side: Key and Salt protect what the server sends, RemoteKey
+// and RemoteSalt what the client sends.
 type Keys struct {
-	Profile   srtp.ProtectionProfile
-	Key, Salt []byte
+	Profile               srtp.ProtectionProfile
+	Key, Salt             []byte
+	RemoteKey, RemoteSalt []byte
 }
 
 // Catcher observes one DTLS handshake (one PeerConnection's) through
@@ -110,7 +113,7 @@ func (c *Catcher) ServerHello(m handshake.MessageServerHello) handshake.Message 
 }
 
 // Keys returns the server's (local, isClient=false) SRTP master key and
-// salt. It returns ErrIncomplete until both hooks have fired, and
+// salt, and the client's (remote) ones. It returns ErrIncomplete until both hooks have fired, and
 // ErrUnsupported when the ServerHello chose a cipher suite or SRTP profile
 // (or no use_srtp at all) that this package does not know.
 func (c *Catcher) Keys() (Keys, error) {
@@ -132,11 +135,14 @@ func (c *Catcher) Keys() (Keys, error) {
 	if err := cfg.ExtractSessionKeysFromDTLS(x, false); err != nil {
 		return Keys{}, err
 	}
-	// Clone each: pion's Key and Salt share one backing array.
+	// Clone each: pion's keys and salts share one backing array.
+	k := &cfg.Keys
 	return Keys{
-		Profile: profile,
-		Key:     bytes.Clone(cfg.Keys.LocalMasterKey),
-		Salt:    bytes.Clone(cfg.Keys.LocalMasterSalt),
+		Profile:    profile,
+		Key:        bytes.Clone(k.LocalMasterKey),
+		Salt:       bytes.Clone(k.LocalMasterSalt),
+		RemoteKey:  bytes.Clone(k.RemoteMasterKey),
+		RemoteSalt: bytes.Clone(k.RemoteMasterSalt),
 	}, nil
 }
 

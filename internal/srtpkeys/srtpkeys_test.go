@@ -101,6 +101,12 @@ func TestKeysMatchPion(t *testing.T) {
 			if !bytes.Equal(got.Salt, want.Keys.LocalMasterSalt) {
 				t.Error("Salt differs from pion's server write salt")
 			}
+			if !bytes.Equal(got.RemoteKey, want.Keys.RemoteMasterKey) {
+				t.Error("RemoteKey differs from pion's client write key")
+			}
+			if !bytes.Equal(got.RemoteSalt, want.Keys.RemoteMasterSalt) {
+				t.Error("RemoteSalt differs from pion's client write salt")
+			}
 
 			// The client side sees the key log line but never the
 			// ServerHello hook, so it cannot derive anything.
@@ -304,21 +310,30 @@ func TestKeysReturnsCopies(t *testing.T) {
 	if len(first.Key) != 16 || len(first.Salt) != 14 {
 		t.Fatalf("key/salt lengths %d/%d, want 16/14", len(first.Key), len(first.Salt))
 	}
-	key, salt := bytes.Clone(first.Key), bytes.Clone(first.Salt)
-	// Appending to Key must not reach into Salt, and scribbling on
-	// either must not change what the next call returns.
-	_ = append(first.Key, 0xff)
-	if !bytes.Equal(first.Salt, salt) {
-		t.Fatal("appending to Key changed Salt")
+	parts := func(k Keys) [][]byte { return [][]byte{k.Key, k.Salt, k.RemoteKey, k.RemoteSalt} }
+	var saved [][]byte
+	for _, p := range parts(first) {
+		saved = append(saved, bytes.Clone(p))
 	}
-	clear(first.Key)
-	clear(first.Salt)
+	// Appending to one part must not reach into the next, and scribbling
+	// on any must not change what the next call returns.
+	for i, p := range parts(first)[:3] {
+		_ = append(p, 0xff)
+		if next := parts(first)[i+1]; !bytes.Equal(next, saved[i+1]) {
+			t.Fatalf("appending to part %d changed part %d", i, i+1)
+		}
+	}
+	for _, p := range parts(first) {
+		clear(p)
+	}
 	second, err := c.Keys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(second.Key, key) || !bytes.Equal(second.Salt, salt) {
-		t.Fatal("Keys is not stable across calls or shares memory with an earlier result")
+	for i, p := range parts(second) {
+		if !bytes.Equal(p, saved[i]) {
+			t.Fatalf("part %d of Keys is not stable across calls or shares memory with an earlier result", i)
+		}
 	}
 }
 
