@@ -41,13 +41,17 @@ func Version() string { return version() }
 // Stats returns the engine's counters since it was created: connections
 // created, connected, re-negotiated, ended; their setup times and
 // durations; sessions (channel lifetimes); packets and bytes received from
-// publishers and sent to subscribers; with Options.BatchSends, the
-// batched socket's system calls, GSO messages and send drops.
+// publishers and sent to subscribers, and how many of them the engine's
+// own SRTP paths opened and sealed; with Options.BatchSends, the batched
+// socket's system calls, GSO messages and send drops.
 func (e *Engine) Stats() stats.Snapshot {
 	s := e.stats.Snapshot()
 	if b, ok := e.pion.batch.(interface{ Stats() udpbatch.Stats }); ok {
 		u := b.Stats()
 		s.SendCalls, s.GSOMessages, s.GSOPackets, s.SendDrops = u.Batches, u.GSOMessages, u.GSOSegments, u.Drops
+	}
+	if in := e.pion.in; in != nil {
+		s.OpenedPackets, s.OpenRejects = in.Opened(), in.Rejected()
 	}
 	return s
 }

@@ -106,14 +106,17 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 		keys = &srtpkeys.Catcher{}
 		c.egress = forward.NewEgress(e.pion.out)
 	}
+	if e.pion.in != nil && c.role.Sends() {
+		c.ingress = e.pion.in.NewIngress()
+	}
 	c.api = e.pion.api(keys)
 	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
 	c.pc = pc
-	if c.egress != nil {
-		c.egress.Attach(pc, keySource(keys), c.log)
+	if keys != nil {
+		forward.Attach(pc, keySource(keys), c.egress, c.ingress, c.log)
 	}
 	if err := c.addOwnTransceivers(); err != nil {
 		pc.Close()
@@ -178,6 +181,11 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		},
 		Batch: c.engine.pion.batch,
 	})
+	if c.ingress != nil {
+		// From the next packet on, the socket reader forwards this
+		// stream; Run forwards what pion already holds.
+		c.ingress.Add(ssrc, src)
+	}
 	c.log.Info("track published", "kind", t.Kind().String(), "codec", t.Codec().MimeType, "ssrc", ssrc, "rid", t.RID())
 	c.engine.goTracked(func() { readReceiverRTCP(recv, t.RID(), src) })
 	ended := make(chan struct{})
@@ -188,6 +196,9 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		c.room.publish(c, src)
 		if err := src.Run(t); err != nil {
 			c.log.Debug("track ended", "err", err)
+		}
+		if c.ingress != nil {
+			c.ingress.Remove(ssrc, src)
 		}
 		c.room.unpublish(src)
 		c.engine.stats.RemoveReceived(src)

@@ -41,6 +41,9 @@ type Connection struct {
 	// egress seals the down-tracks' RTP once DTLS is up; nil with
 	// Options.PionSRTP.
 	egress *forward.Egress
+	// ingress opens the published streams' SRTP in the socket reader
+	// once DTLS is up; nil with Options.PionSRTP or a receive-only role.
+	ingress *forward.Ingress
 
 	events chan Event
 	ctx    context.Context
@@ -214,6 +217,9 @@ func (c *Connection) teardown() {
 	if c.egress != nil {
 		c.egress.Stop()
 		c.engine.stats.RemoveSealed(c.egress)
+	}
+	if c.ingress != nil {
+		c.ingress.Stop()
 	}
 	if err := c.pc.Close(); err != nil {
 		c.log.Debug("close peer connection", "err", err)

@@ -160,6 +160,12 @@ func forwardOneToThree(t *testing.T, opts sfu.Options, perFrame int) {
 	if opts.PionSRTP && st.SealedPackets != 0 || !opts.PionSRTP && (st.SentPackets == 0 || st.SealedPackets < st.SentPackets) {
 		t.Errorf("PionSRTP %v: %d packets sent, %d sealed by the engine", opts.PionSRTP, st.SentPackets, st.SealedPackets)
 	}
+	// The ingress takes each published stream over after pion read its
+	// first packets: all but those few are opened by the engine.
+	t.Logf("received %d packets, %d opened by the engine, %d rejected", st.ReceivedPackets, st.OpenedPackets, st.OpenRejects)
+	if opts.PionSRTP && st.OpenedPackets != 0 || !opts.PionSRTP && st.OpenedPackets+20 < st.ReceivedPackets || st.OpenRejects != 0 {
+		t.Errorf("PionSRTP %v: %d packets received, %d opened by the engine, %d rejected", opts.PionSRTP, st.ReceivedPackets, st.OpenedPackets, st.OpenRejects)
+	}
 	wantBatched := opts.BatchSends && runtime.GOOS == "linux" // batching is Linux only
 	if batched := st.SendCalls > 0; batched != wantBatched || st.SendDrops != 0 {
 		t.Errorf("BatchSends %v: %d batched send calls, %d drops", opts.BatchSends, st.SendCalls, st.SendDrops)

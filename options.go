@@ -51,12 +51,16 @@ type Options struct {
 	// within half a millisecond. Send errors then show only as dropped
 	// packets. Linux only; ignored elsewhere.
 	BatchSends bool
-	// PionSRTP leaves sealing and sending subscribers' RTP to pion's SRTP
-	// session and ICE conn. By default the engine seals each down-track's
-	// packets itself (with the keys of the connection's DTLS handshake)
-	// and writes them straight to the UDP socket, which skips pion's
-	// per-packet write path; a connection whose keys cannot be had (the
-	// client took the DTLS server role) uses pion's path anyway.
+	// PionSRTP leaves SRTP to pion in both directions: pion's SRTP
+	// session and ICE conn seal and send subscribers' RTP, and pion's
+	// receive chain opens publishers' RTP. By default the engine seals
+	// each down-track's packets itself (with the keys of the connection's
+	// DTLS handshake) and writes them straight to the UDP socket, and it
+	// opens each published stream's packets in the socket reader and
+	// forwards them there, which skips pion's per-packet paths (several
+	// goroutine hand-offs on the way in). A connection whose keys cannot
+	// be had (the client took the DTLS server role) uses pion's paths
+	// anyway.
 	PionSRTP bool
 	// InterfaceFilter, when set, keeps only the network interfaces for
 	// which it returns true.

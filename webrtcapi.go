@@ -8,7 +8,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
@@ -45,9 +44,11 @@ type pionSetup struct {
 	// batch is the socket queueing UDP writes with Options.BatchSends
 	// (Linux only); nil otherwise.
 	batch forward.Batch
-	// out is the mux's socket for the engine's own SRTP egress; nil with
-	// Options.PionSRTP.
+	// out is the mux's socket for the engine's own SRTP egress, in is
+	// the same socket as the mux reads it, with the engine's SRTP
+	// ingress in front; both nil with Options.PionSRTP.
 	out forward.PacketWriter
+	in  *forward.IngressConn
 }
 
 func newPionSetup(o Options) (*pionSetup, error) {
@@ -76,6 +77,9 @@ func newPionSetup(o Options) (*pionSetup, error) {
 			p.out = c
 		case *net.UDPConn:
 			p.out = forward.UDPConnWriter(c)
+		}
+		if in, err := forward.NewIngressConn(conn); err == nil {
+			p.in, conn = in, in
 		}
 	}
 	p.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
@@ -116,10 +120,13 @@ func (p *pionSetup) api(keys *srtpkeys.Catcher) *webrtc.API {
 	)
 }
 
-// keySource adapts keys to what forward.Egress.Attach takes.
+// keySource adapts keys to what forward.Attach takes.
 func keySource(keys *srtpkeys.Catcher) forward.KeySource {
-	return func() (srtp.ProtectionProfile, []byte, []byte, error) {
+	return func() (forward.SessionKeys, error) {
 		k, err := keys.Keys()
-		return k.Profile, k.Key, k.Salt, err
+		return forward.SessionKeys{
+			Profile: k.Profile, LocalKey: k.Key, LocalSalt: k.Salt,
+			RemoteKey: k.RemoteKey, RemoteSalt: k.RemoteSalt,
+		}, err
 	}
 }

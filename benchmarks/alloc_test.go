@@ -13,7 +13,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
@@ -149,10 +148,10 @@ func forwardZeroAllocs(t *testing.T, senderAPI *webrtc.API, batch forward.Batch,
 	dt := forward.NewDownTrack(src)
 	if eg != nil {
 		dt.SetEgress(eg.egress)
-		eg.egress.Attach(sender, func() (srtp.ProtectionProfile, []byte, []byte, error) {
+		forward.Attach(sender, func() (forward.SessionKeys, error) {
 			k, err := eg.keys.Keys()
-			return k.Profile, k.Key, k.Salt, err
-		}, nil)
+			return forward.SessionKeys{Profile: k.Profile, LocalKey: k.Key, LocalSalt: k.Salt}, err
+		}, eg.egress, nil, nil)
 	}
 	rtpSender, err := sender.AddTrack(dt)
 	if err != nil {

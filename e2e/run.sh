@@ -77,15 +77,18 @@ SFU_SIGNALING_URL=ws://127.0.0.1:5000/signaling SFU_HTTP_URL=http://127.0.0.1:50
 	timeout -k 10 900 node --test --test-concurrency=1 e2e/tests/ || status=$?
 stop_server || true
 # Chromium takes the DTLS client role, so the engine must have sealed
-# every connection'"'"'s RTP itself: a connection left on pion'"'"'s path
-# would still pass the tests above, only slower.
+# every connection'"'"'s RTP itself, and opened every publisher'"'"'s: a
+# connection left on pion'"'"'s paths would still pass the tests above, only
+# slower.
 if [ "$status" = 0 ]; then
-	on=$(grep -c "srtp egress on" "$log" || true)
-	off=$(grep -c "srtp egress off" "$log" || true)
-	if [ "$on" = 0 ] || [ "$off" != 0 ]; then
-		echo "e2e: SRTP egress started on $on connections and stayed off on $off; want all on" >&2
-		status=1
-	fi
+	for dir in egress ingress; do
+		on=$(grep -c "srtp $dir on" "$log" || true)
+		off=$(grep -c "srtp $dir off" "$log" || true)
+		if [ "$on" = 0 ] || [ "$off" != 0 ]; then
+			echo "e2e: SRTP $dir started on $on connections and stayed off on $off; want all on" >&2
+			status=1
+		fi
+	done
 fi
 if [ "$status" != 0 ]; then
 	echo "----- server log (exit status $status) -----" >&2

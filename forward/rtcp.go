@@ -54,6 +54,28 @@ func (r *recvStats) update(ssrc uint32, seq uint16, ts uint32, at int64, clockRa
 	r.lastTransit = transit
 }
 
+// rolloverFor guesses the SRTP rollover counter (RFC 3711 section 3.3.1)
+// of the packet with sequence number seq from the packets read so far, as
+// a receiver guesses the index of a packet: the one nearest to the
+// highest read. A stream starts at 0.
+func (s *Source) rolloverFor(seq uint16) uint32 {
+	s.stateMu.Lock()
+	r := s.stats
+	s.stateMu.Unlock()
+	if !r.started {
+		return 0
+	}
+	roc := r.cycles >> 16
+	ahead := seq-r.maxSeq < 1<<15
+	switch {
+	case ahead && seq < r.maxSeq:
+		roc++ // past a wrap
+	case !ahead && seq > r.maxSeq && roc > 0:
+		roc-- // from before the last wrap
+	}
+	return roc
+}
+
 // ReceptionReport returns the reception report block for this source's
 // publisher, and false before any packet arrived. It advances the
 // "interval" counters used for the fraction lost, so call it once per

@@ -107,7 +107,9 @@ type Source struct {
 	hist    *history
 	stats   recvStats
 
-	// Used only by the goroutine that calls Run or WritePacket.
+	// inMu serialises packets: Run's and an Ingress's (during the
+	// hand-over of a stream, both have some). It guards the fields below.
+	inMu       sync.Mutex
 	hdr        rtp.Header
 	pkt        packet
 	seqDelta   uint16     // dropped padding-only packets so far
@@ -182,17 +184,23 @@ func (s *Source) Run(r PacketReader) error {
 			}
 			return err
 		}
-		s.writePacket(buf[:n]) // buf's spare capacity is free for padding
+		s.deliver(buf[:n]) // buf's spare capacity is free for padding
 	}
 }
 
 // WritePacket parses one RTP packet in place and forwards it to every
-// down-track. It must not be called concurrently with itself or Run. The
-// packet is not retained (the history keeps a copy).
-func (s *Source) WritePacket(pkt []byte) { s.writePacket(pkt[:len(pkt):len(pkt)]) }
+// down-track. The packet is not retained (the history keeps a copy).
+func (s *Source) WritePacket(pkt []byte) { s.deliver(pkt[:len(pkt):len(pkt)]) }
 
-// writePacket is WritePacket, free to pad the packet in place within
+// deliver is WritePacket, free to pad the packet in place within
 // cap(pkt) (see equalize).
+func (s *Source) deliver(pkt []byte) {
+	s.inMu.Lock()
+	s.writePacket(pkt)
+	s.inMu.Unlock()
+}
+
+// writePacket is deliver under s.inMu.
 func (s *Source) writePacket(pkt []byte) {
 	hl, err := s.hdr.Unmarshal(pkt)
 	if err != nil {

@@ -128,6 +128,11 @@ type Snapshot struct {
 	// Of the sent packets, those the engine sealed with SRTP and wrote
 	// to the socket itself; the others went through pion's SRTP session.
 	SealedPackets, SealedBytes uint64
+	// Of the received packets, those the engine opened (SRTP) in its
+	// socket reader; the others came through pion's SRTP session.
+	// OpenRejects are packets of streams the engine had taken over that
+	// failed to open (forged, replayed, corrupted) and were dropped.
+	OpenedPackets, OpenRejects uint64
 	// Batched UDP sends (the engine's BatchSends; zero without): system
 	// calls that sent packets, UDP GSO messages and the packets they
 	// carried, and packets dropped on a send error (a batched write
