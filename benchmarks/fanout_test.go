@@ -19,6 +19,9 @@ func perPktPerSub(b *testing.B, subs int) {
 // through gosfu (Source → DownTrack → TrackLocalWriter) and through the
 // pion baseline (TrackLocalStaticRTP.Write → TrackLocalWriter), without
 // SRTP (per-subscriber copy) and with AES-128-GCM sealing per subscriber.
+// With GCM, impl=egress is gosfu sealing as the engine does (its own SRTP
+// egress, to a socket that drops the packets) where impl=gosfu seals with
+// pion's SRTP context, as pion's own write path does.
 // One op is one publisher packet.
 func BenchmarkFanout(b *testing.B) {
 	for _, srtp := range []string{"none", "gcm"} {
@@ -35,6 +38,19 @@ func BenchmarkFanout(b *testing.B) {
 				}
 				perPktPerSub(b, n)
 			})
+			if gcm {
+				b.Run(fmt.Sprintf("impl=egress/srtp=gcm/subs=%d", n), func(b *testing.B) {
+					src := egressFanout(b, n)
+					s := newStream(42, 0)
+					src.WritePacket(s.next())
+					b.ReportAllocs()
+					b.ResetTimer()
+					for range b.N {
+						src.WritePacket(s.next())
+					}
+					perPktPerSub(b, n)
+				})
+			}
 			b.Run(fmt.Sprintf("impl=pion/srtp=%s/subs=%d", srtp, n), func(b *testing.B) {
 				tr := pionFanout(b, n, gcm)
 				s := newStream(42, 0)

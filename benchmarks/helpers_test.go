@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/pion/interceptor"
@@ -134,8 +135,36 @@ func gosfuFanout(tb testing.TB, n int, gcm bool) (*forward.Source, []*forward.Do
 	return src, dts
 }
 
+// egressFanout is one Source with n down-tracks that seal through the
+// engine's SRTP egress (AES-128-GCM), as the engine's subscribers do,
+// each writing to a socket that drops the packets.
+func egressFanout(tb testing.TB, n int) *forward.Source {
+	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}})
+	for i := range n {
+		e := forward.NewEgress(dropWriter{})
+		// Fixed keys: the cost does not depend on their value.
+		if err := e.Start(srtp.ProtectionProfileAeadAes128Gcm, make([]byte, 16), make([]byte, 12), netip.MustParseAddrPort("127.0.0.1:9")); err != nil {
+			tb.Fatal(err)
+		}
+		bindDownTrackEgress(tb, src, newCtx(i, false), e)
+	}
+	return src
+}
+
+// dropWriter is a socket that drops what it is given.
+type dropWriter struct{}
+
+func (dropWriter) WriteToAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
+
 func bindDownTrack(tb testing.TB, src *forward.Source, ctx *bindCtx) *forward.DownTrack {
+	return bindDownTrackEgress(tb, src, ctx, nil)
+}
+
+func bindDownTrackEgress(tb testing.TB, src *forward.Source, ctx *bindCtx, e *forward.Egress) *forward.DownTrack {
 	dt := forward.NewDownTrack(src)
+	if e != nil {
+		dt.SetEgress(e)
+	}
 	if _, err := dt.Bind(ctx); err != nil {
 		tb.Fatal(err)
 	}

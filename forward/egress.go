@@ -95,7 +95,7 @@ func NewEgress(out PacketWriter) *Egress {
 // send them to remote. It fails, and the egress stays on pion's path, if
 // srtp rejects the keys or the egress was stopped.
 func (e *Egress) Start(profile srtp.ProtectionProfile, key, salt []byte, remote netip.AddrPort) error {
-	if _, err := srtp.CreateContext(key, salt, profile); err != nil {
+	if _, err := newSealer(profile, key, salt); err != nil {
 		return err
 	}
 	k := &egressKeys{profile: profile, key: bytes.Clone(key), salt: bytes.Clone(salt)}
@@ -200,10 +200,10 @@ func (w *egressWriter) release() {
 // counters (read by Egress) is its own.
 type egressWriter struct {
 	state          atomic.Pointer[egressState] // pushed by the egress
-	seen           *egressState                // the state ctx and addr are up to date with
+	seen           *egressState                // the state sealer and addr are up to date with
 	addr           netip.AddrPort
-	ctx            *srtp.Context
-	keys           *egressKeys // what ctx was made from
+	sealer         sealer      // nil before the first adopt
+	keys           *egressKeys // what sealer was made from
 	buf            []byte      // the packet, sealed in place
 	packets, bytes atomic.Uint64
 	out            PacketWriter // the egress's, copied here: one cache miss less per write
@@ -221,14 +221,15 @@ const egressBufSize = MaxPacketSize + 64
 
 // WriteRTP implements webrtc.TrackLocalWriter.
 func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
-	st := w.state.Load()
-	switch {
-	case st == nil:
-		return 0, nil // undecided: pion's SRTP is not ready either (see Egress)
-	case st.pion:
-		return w.pion.WriteRTP(h, payload)
-	}
-	if st != w.seen {
+	// Only a new state is read: the state object is one more cache miss
+	// per write, with a hundred writers per packet.
+	if st := w.state.Load(); st != w.seen || w.sealer == nil {
+		switch {
+		case st == nil:
+			return 0, nil // undecided: pion's SRTP is not ready either (see Egress)
+		case st.pion:
+			return w.pion.WriteRTP(h, payload)
+		}
 		if err := w.adopt(st); err != nil {
 			return 0, err
 		}
@@ -242,7 +243,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		return 0, err
 	}
 	copy(plain[n:], payload)
-	sealed, err := w.ctx.EncryptRTP(plain[:0], plain, h)
+	sealed, err := w.sealer.seal(plain, h, n)
 	if err != nil {
 		return 0, err
 	}
@@ -261,11 +262,11 @@ func (w *egressWriter) adopt(st *egressState) error {
 		return ErrEgressStopped
 	}
 	if w.keys != st.keys {
-		ctx, err := srtp.CreateContext(st.keys.key, st.keys.salt, st.keys.profile)
+		sl, err := newSealer(st.keys.profile, st.keys.key, st.keys.salt)
 		if err != nil {
 			return err
 		}
-		w.keys, w.ctx = st.keys, ctx
+		w.keys, w.sealer = st.keys, sl
 		w.buf = make([]byte, 0, egressBufSize)
 	}
 	w.addr, w.seen = st.addr, st
