@@ -47,6 +47,13 @@ type Conn struct {
 	acct sendCounts    // what this flush sent, published to the atomics at its end
 
 	armed atomic.Bool   // the timer goroutine was told about the current batch's deadline (written under mu)
+	// reading is set from a datagram the reader returned until it finds
+	// the socket empty, when it sends what is queued (drained) before it
+	// waits. Meanwhile neither a write nor End(false) arms the timer: a
+	// forwarder that writes from the reader goroutine (the engine's SRTP
+	// ingress) has its held packets sent then, without waking the timer
+	// goroutine twice per held frame. Cleared under mu.
+	reading atomic.Bool
 	kick  chan struct{} // capacity 1
 	done  chan struct{}
 	wg    sync.WaitGroup
@@ -93,7 +100,7 @@ func NewConn(c *net.UDPConn, cfg Config) net.PacketConn {
 		done:   make(chan struct{}),
 	}
 	b.sendFn = b.send
-	b.rd.fn = b.rd.recv
+	b.rd.c, b.rd.fn = b, b.rd.recv
 	b.gso.Store(!cfg.DisableGSO && gsoErr == nil)
 	b.wg.Add(1)
 	go b.timerLoop()
@@ -136,7 +143,9 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 			now = c.now()
 		}
 		c.unrunAt = now + c.delay
-		c.armLocked()
+		if !c.reading.Load() {
+			c.armLocked()
+		}
 	}
 	c.mu.Unlock()
 	return len(b), nil
@@ -195,9 +204,20 @@ func (c *Conn) End(flush bool) {
 		c.idleAt = now + c.delay
 		if d, _ := c.deadlineLocked(now); d <= now {
 			c.flushLocked() // the hard cap has passed: no point waking the timer
-		} else {
+		} else if !c.reading.Load() {
 			c.armLocked()
 		}
+	}
+	c.mu.Unlock()
+}
+
+// drained is called by the reader when it finds the socket empty, before
+// it waits: it sends what is queued.
+func (c *Conn) drained() {
+	c.mu.Lock()
+	c.reading.Store(false)
+	if c.b.n > 0 && !c.closed {
+		c.flushLocked()
 	}
 	c.mu.Unlock()
 }

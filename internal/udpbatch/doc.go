@@ -74,6 +74,12 @@
 // run's End. Runs must therefore be short and always ended; an End
 // without its Begin panics.
 //
+// A conn that is being read needs no timer: from a datagram its reader
+// returned until the reader finds the socket empty, neither writes nor
+// End(false) arm the timer, and the reader sends what is queued before it
+// waits. A forwarder that writes from the reader goroutine thus holds a
+// frame's packets exactly as long as the rest of the frame is queued.
+//
 // The timer is one goroutine per conn. It is woken once when a batch
 // first gets a deadline, not per write or per End, and sleeps until the
 // current deadline, re-reading it when it wakes.

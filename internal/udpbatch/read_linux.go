@@ -17,6 +17,7 @@ import (
 // that the RawConn.Read callback is bound once and reading allocates
 // nothing. mu serialises readers (pion/ice's UDP mux has one).
 type reader struct {
+	c      *Conn
 	mu     sync.Mutex
 	fn     func(fd uintptr) bool // recv, bound once
 	buf    []byte
@@ -65,7 +66,8 @@ func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 // recv is the RawConn.Read callback: false on EAGAIN makes the poller
-// wait until the socket is readable.
+// wait until the socket is readable. Before that wait, the reader sends
+// what was queued while it was reading (see Conn.reading).
 func (r *reader) recv(fd uintptr) bool {
 	for {
 		r.rsaLen = unix.SizeofSockaddrAny
@@ -78,9 +80,13 @@ func (r *reader) recv(fd uintptr) bool {
 		switch e {
 		case 0:
 			r.n, r.from = int(n), r.sockaddr()
+			r.c.reading.Store(true)
 			return true
 		case unix.EINTR:
 		case unix.EAGAIN:
+			if r.c.reading.Load() {
+				r.c.drained()
+			}
 			return false
 		default:
 			r.errno = e

@@ -415,3 +415,66 @@ func TestEndWithoutBegin(t *testing.T) {
 	}()
 	c.End(true)
 }
+
+// TestReaderSendsHeldOnDrain: a forwarder writing from the reader
+// goroutine (the engine's SRTP ingress) holds a burst's packets with
+// End(false) while more datagrams are queued, and they leave when the
+// reader finds the socket empty, in GSO groups, without the timer (Delay
+// is an hour here).
+func TestReaderSendsHeldOnDrain(t *testing.T) {
+	c := newConn(t, Config{Delay: time.Hour})
+	pub := listen(t)
+	defer pub.Close()
+	rs := receivers(t, 3)
+	const burst = 4
+	// The whole burst is queued before the reader starts.
+	for seq := range burst {
+		if _, err := pub.WriteToUDPAddrPort([]byte{byte(seq)}, c.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		in, out := make([]byte, 100), make([]byte, 1500)
+		for range burst {
+			if _, _, err := c.ReadFromAddrPort(in); err != nil {
+				done <- err
+				return
+			}
+			c.Begin()
+			for d, r := range rs {
+				if _, err := c.WriteToAddrPort(packet(out, d, int(in[0]), 1000), addrOf(r)); err != nil {
+					done <- err
+					return
+				}
+			}
+			if c.armed.Load() {
+				done <- errors.New("a write by the reader armed the timer")
+				return
+			}
+			c.End(false)
+			if c.armed.Load() {
+				done <- errors.New("End(false) by the reader armed the timer")
+				return
+			}
+		}
+		// The socket is empty now: this read drains, then waits until
+		// the conn is closed.
+		_, _, err := c.ReadFromAddrPort(in)
+		done <- err
+	}()
+	for d, r := range rs {
+		for i, p := range readN(t, r, burst) {
+			if s, seq := checkPacket(t, p); s != d || seq != i {
+				t.Fatalf("receiver %d packet %d: got %d/%d", d, i, s, seq)
+			}
+		}
+	}
+	if st := c.Stats(); st.GSOMessages != uint64(len(rs)) || st.GSOSegments != uint64(len(rs)*burst) {
+		t.Errorf("stats %+v, want one GSO message of %d to each of %d receivers", st, burst, len(rs))
+	}
+	c.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("reader ended with %v, want net.ErrClosed", err)
+	}
+}
