@@ -234,16 +234,10 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n := h.MarshalSize()
-	if n+len(payload)+sealSpace > cap(w.buf) {
+	if h.MarshalSize()+len(payload)+sealSpace > cap(w.buf) {
 		return 0, errPacketTooLarge
 	}
-	plain := w.buf[:n+len(payload)]
-	if _, err := h.MarshalTo(plain); err != nil {
-		return 0, err
-	}
-	copy(plain[n:], payload)
-	sealed, err := w.sealer.seal(plain, h, n)
+	sealed, err := w.sealer.seal(w.buf[:0], h, payload)
 	if err != nil {
 		return 0, err
 	}

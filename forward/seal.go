@@ -11,12 +11,11 @@ import (
 )
 
 // sealer seals the RTP packets of one sending stream (one SSRC) with
-// SRTP, in place.
+// SRTP.
 type sealer interface {
-	// seal encrypts the packet in buf, whose header h marshalled to
-	// buf[:hdrLen], and returns it sealed: buf extended within its
-	// capacity by the authentication tag.
-	seal(buf []byte, h *rtp.Header, hdrLen int) ([]byte, error)
+	// seal appends the packet of header h and payload, sealed, to dst,
+	// within dst's capacity.
+	seal(dst []byte, h *rtp.Header, payload []byte) ([]byte, error)
 }
 
 // newSealer returns the sealer for profile: the engine's own for the AEAD
@@ -37,8 +36,16 @@ func newSealer(profile srtp.ProtectionProfile, key, salt []byte) (sealer, error)
 // is given again, and looks its stream up in a map, per packet.
 type pionSealer struct{ ctx *srtp.Context }
 
-func (s *pionSealer) seal(buf []byte, h *rtp.Header, _ int) ([]byte, error) {
-	return s.ctx.EncryptRTP(buf[:0], buf, h)
+func (s *pionSealer) seal(dst []byte, h *rtp.Header, payload []byte) ([]byte, error) {
+	n, err := marshalHeader(dst, h)
+	if err != nil {
+		return nil, err
+	}
+	if n+len(payload)+sealSpace > cap(dst) {
+		return nil, errPacketTooLarge
+	}
+	plain := dst[:n+copy(dst[n:cap(dst)], payload)]
+	return s.ctx.EncryptRTP(plain[:0], plain, h)
 }
 
 // gcmSealer is AEAD_AES_128_GCM or AEAD_AES_256_GCM SRTP (RFC 7714) for
@@ -99,8 +106,15 @@ func deriveSessionKey(out, masterKey, masterSalt []byte, label byte) error {
 	return nil
 }
 
-func (s *gcmSealer) seal(buf []byte, h *rtp.Header, hdrLen int) ([]byte, error) {
-	if len(buf)+s.aead.Overhead() > cap(buf) {
+// gcmTagSize is the AEAD profiles' authentication tag size (RFC 7714).
+const gcmTagSize = 16
+
+func (s *gcmSealer) seal(dst []byte, h *rtp.Header, payload []byte) ([]byte, error) {
+	hn, err := marshalHeader(dst, h)
+	if err != nil {
+		return nil, err
+	}
+	if hn+len(payload)+gcmTagSize > cap(dst) {
 		return nil, errPacketTooLarge
 	}
 	// The IV (RFC 7714 section 8.1): 0, SSRC, rollover counter and
@@ -114,9 +128,35 @@ func (s *gcmSealer) seal(buf []byte, h *rtp.Header, hdrLen int) ([]byte, error) 
 	for j := range n {
 		n[j] ^= s.salt[j]
 	}
-	payload := buf[hdrLen:]
-	sealed := s.aead.Seal(payload[:0], n[:], payload, buf[:hdrLen])
-	return buf[:hdrLen+len(sealed)], nil
+	// Straight from the source's payload, which every down-track
+	// shares, into dst: no copy of the plain text per subscriber.
+	sealed := s.aead.Seal(dst[hn:hn], n[:], payload, dst[:hn])
+	return dst[:hn+len(sealed)], nil
+}
+
+// marshalHeader writes h to dst[:cap(dst)] and returns its size: by hand
+// for the down-tracks' headers (no CSRC, no extension), else as
+// rtp.Header does.
+func marshalHeader(dst []byte, h *rtp.Header) (int, error) {
+	if len(h.CSRC) != 0 || h.Extension {
+		return h.MarshalTo(dst[:cap(dst)])
+	}
+	if cap(dst) < 12 {
+		return 0, errPacketTooLarge
+	}
+	b := dst[:12]
+	b[0] = h.Version << 6
+	if h.Padding {
+		b[0] |= 1 << 5
+	}
+	b[1] = h.PayloadType & 0x7f
+	if h.Marker {
+		b[1] |= 1 << 7
+	}
+	binary.BigEndian.PutUint16(b[2:], h.SequenceNumber)
+	binary.BigEndian.PutUint32(b[4:], h.Timestamp)
+	binary.BigEndian.PutUint32(b[8:], h.SSRC)
+	return 12, nil
 }
 
 // packetIndex is a sender's SRTP packet index (RFC 3711 section 3.3.1):

@@ -45,21 +45,28 @@ func TestSealerMatchesPion(t *testing.T) {
 			// 65534 is retransmitted after the wrap, with its first index.
 			for i, sn := range []uint16{65533, 65534, 65535, 0, 1, 65534, 2} {
 				h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: sn, Timestamp: uint32(i) * 3000,
-					SSRC: 0x1234, Marker: i%2 == 0, CSRC: []uint32{7}}
-				if err := h.SetExtension(1, []byte{0xaa, 0xbb}); err != nil {
-					t.Fatal(err)
+					SSRC: 0x1234, Marker: i%2 == 0}
+				payload := bytes.Repeat([]byte{byte(i)}, 100+i)
+				switch i % 3 {
+				case 1: // a CSRC and an extension: marshalled by pion/rtp
+					h.CSRC = []uint32{7}
+					if err := h.SetExtension(1, []byte{0xaa, 0xbb}); err != nil {
+						t.Fatal(err)
+					}
+				case 2: // RTP padding, as equalize adds it
+					h.Padding = true
+					payload = append(payload, 0, 2)
 				}
-				plain, err := (&rtp.Packet{Header: h, Payload: bytes.Repeat([]byte{byte(i)}, 100+i)}).Marshal()
+				hdr, err := h.Marshal()
 				if err != nil {
 					t.Fatal(err)
 				}
+				plain := append(hdr, payload...)
 				want, err := theirs.EncryptRTP(nil, plain, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				buf := make([]byte, len(plain), len(plain)+sealSpace)
-				copy(buf, plain)
-				got, err := ours.seal(buf, &h, h.MarshalSize())
+				got, err := ours.seal(make([]byte, 0, len(plain)+sealSpace), &h, payload)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,11 +94,7 @@ func TestSealerRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := rtp.Header{Version: 2, SSRC: 1}
-	buf := make([]byte, 12+100)
-	if _, err := h.MarshalTo(buf); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.seal(buf, &h, 12); err == nil {
+	if _, err := s.seal(make([]byte, 0, 12+100), &h, make([]byte, 100)); err == nil {
 		t.Error("sealed a packet with no room for its tag")
 	}
 }
