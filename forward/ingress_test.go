@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -257,7 +258,21 @@ func TestIngressZeroAllocs(t *testing.T) {
 	const runs = 200
 	var sealed [][]byte
 	for i := range uint16(runs + 2) {
-		sealed = append(sealed, f.sealed(t, vp8Packet(i, uint32(i)*3000, i == 0, uint32(i))))
+		// With a header extension and a CSRC, as browsers send them:
+		// parsing them must not allocate either.
+		var p rtp.Packet
+		if err := p.Unmarshal(vp8Packet(i, uint32(i)*3000, i == 0, uint32(i))); err != nil {
+			t.Fatal(err)
+		}
+		p.CSRC = []uint32{5}
+		if err := p.SetExtension(3, []byte{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		plain, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed = append(sealed, f.sealed(t, plain))
 	}
 	from := addrOf(f.pub)
 	buf := make([]byte, 8192)
