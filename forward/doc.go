@@ -2,7 +2,9 @@
 // publisher's track (a [Source]) and fans it out to the subscribers'
 // outgoing tracks (each a [DownTrack]).
 //
-// The fan-out runs inline in the source's read goroutine. The list of
+// The fan-out runs inline in the goroutine that delivers the packet: the
+// source's read loop ([Source.Run], reading what pion decrypted), or, once
+// the engine's [Ingress] owns the stream, the UDP socket's reader itself. The list of
 // down-tracks is an immutable slice behind an atomic pointer, so the hot
 // path takes no lock that the control plane can hold; adding or removing a
 // down-track copies the slice.
@@ -20,5 +22,15 @@
 // handshake hooks) in the down-track's own buffer and writes it straight
 // to the shared UDP socket, at the address ICE selected. Until then, and
 // for a connection whose keys are not known, packets go through pion's
-// writer as usual.
+// writer as usual. For the AEAD profiles it seals on crypto/cipher itself,
+// straight from the source's payload.
+//
+// The [Ingress] is the same on the way in: an [IngressConn] wraps the
+// socket under pion's ICE UDP mux, and a publisher connection's Ingress
+// opens the SRTP of its published streams with the remote keys and hands
+// each packet to its Source in the reader goroutine. pion reads only
+// what the ingress does not take: STUN, DTLS, RTCP, each stream's first
+// packets (pion needs them to report the track), and everything of a
+// connection whose keys are not known. [Attach] starts both at the end of
+// the DTLS handshake.
 package forward

@@ -71,7 +71,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.publicIP, "public-ip", env("SFU_PUBLIC_IP", ""), "public IP to announce when behind 1:1 NAT (SFU_PUBLIC_IP)")
 	fs.BoolVar(&c.loopback, "loopback-candidates", envBool("SFU_LOOPBACK_CANDIDATES", true), "also gather loopback ICE candidates (SFU_LOOPBACK_CANDIDATES)")
 	fs.BoolVar(&c.batchSends, "batch-sends", envBool("SFU_BATCH_SENDS", true), "batch UDP sends with sendmmsg(2) and UDP GSO, Linux only (SFU_BATCH_SENDS)")
-	fs.BoolVar(&c.pionSRTP, "pion-srtp", envBool("SFU_PION_SRTP", false), "leave sealing subscribers' RTP to pion instead of the engine's SRTP egress (SFU_PION_SRTP)")
+	fs.BoolVar(&c.pionSRTP, "pion-srtp", envBool("SFU_PION_SRTP", false), "leave SRTP to pion instead of the engine's own egress and ingress (SFU_PION_SRTP)")
 	fs.StringVar(&c.logLevel, "log-level", env("SFU_LOG_LEVEL", "info"), "debug, info, warn or error (SFU_LOG_LEVEL)")
 	fs.StringVar(&c.interfaceFilter, "interface", env("SFU_INTERFACE", ""), "gather ICE candidates on this network interface only (SFU_INTERFACE)")
 	fs.StringVar(&c.debugListen, "debug-listen", env("SFU_DEBUG_LISTEN", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060; off by default (SFU_DEBUG_LISTEN)")
