@@ -103,7 +103,7 @@ func (c *Connection) run() {
 	defer ping.Stop()
 	setup := time.NewTimer(opts.SetupTimeout)
 	defer setup.Stop()
-	reports := time.NewTicker(rtcpReportInterval)
+	reports := time.NewTimer(untilAligned(time.Now(), rtcpReportInterval))
 	defer reports.Stop()
 	var answerDeadline, debounce <-chan time.Time
 
@@ -117,6 +117,7 @@ func (c *Connection) run() {
 				c.Close(ReasonSetupTimeout)
 			}
 		case <-reports.C:
+			reports.Reset(untilAligned(time.Now(), rtcpReportInterval))
 			c.sendSenderReports()
 			// A layer that stopped arriving is dropped, one that came
 			// back is taken again.
@@ -342,6 +343,15 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack) {
 // rtcpReportInterval is how often sender reports go to subscribers and
 // receiver reports to publishers.
 const rtcpReportInterval = time.Second
+
+// untilAligned returns how long from now to the next multiple of d on the
+// wall clock. Every connection's reports fall due at the same instants,
+// so that an engine with many connections wakes once per interval for
+// all of them, and their writes leave in one batch, rather than once per
+// connection at scattered times.
+func untilAligned(now time.Time, d time.Duration) time.Duration {
+	return now.Truncate(d).Add(d).Sub(now)
+}
 
 // sendSenderReports sends one compound RTCP packet with a sender report
 // for every down-track that has sent media. Runs in the run goroutine,
