@@ -99,7 +99,7 @@ func (c *Connection) createOffer(ctx context.Context) (string, error) {
 func (c *Connection) run() {
 	defer close(c.runDone)
 	opts := c.engine.opts
-	ping := time.NewTicker(opts.PingInterval)
+	ping := time.NewTimer(untilAligned(time.Now(), opts.PingInterval))
 	defer ping.Stop()
 	setup := time.NewTimer(opts.SetupTimeout)
 	defer setup.Stop()
@@ -125,6 +125,7 @@ func (c *Connection) run() {
 		case <-c.relayer:
 			c.updateLayers()
 		case <-ping.C:
+			ping.Reset(untilAligned(time.Now(), opts.PingInterval))
 			if time.Since(time.Unix(0, c.lastPong.Load())) > pongMissesBeforeClose*opts.PingInterval {
 				c.Close(ReasonPongTimeout)
 				continue
@@ -345,10 +346,10 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack) {
 const rtcpReportInterval = time.Second
 
 // untilAligned returns how long from now to the next multiple of d on the
-// wall clock. Every connection's reports fall due at the same instants,
-// so that an engine with many connections wakes once per interval for
-// all of them, and their writes leave in one batch, rather than once per
-// connection at scattered times.
+// wall clock. Every connection's reports (and pings) fall due at the same
+// instants, so that an engine with many connections wakes once per
+// interval for all of them, and their writes leave in one batch, rather
+// than once per connection at scattered times.
 func untilAligned(now time.Time, d time.Duration) time.Duration {
 	return now.Truncate(d).Add(d).Sub(now)
 }
