@@ -23,7 +23,8 @@ func TestUntilAligned(t *testing.T) {
 		}
 	}
 	// Two connections that start apart report together.
-	a, b := time.Now(), time.Now().Add(137*time.Millisecond)
+	a := time.Now().Round(0) // the wall clock only, as Truncate reads it
+	b := a.Add(137 * time.Millisecond)
 	if da, db := a.Add(untilAligned(a, time.Second)), b.Add(untilAligned(b, time.Second)); !da.Equal(db) && db.Sub(da) != time.Second {
 		t.Errorf("due at %v and %v: not the same instant of the wall clock", da, db)
 	}

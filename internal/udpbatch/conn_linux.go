@@ -46,7 +46,7 @@ type Conn struct {
 	werr syscall.Errno // error of entry off, set by send
 	acct sendCounts    // what this flush sent, published to the atomics at its end
 
-	armed atomic.Bool   // the timer goroutine was told about the current batch's deadline (written under mu)
+	armed atomic.Bool // the timer goroutine was told about the current batch's deadline (written under mu)
 	// reading is set from a datagram the reader returned until it finds
 	// the socket empty, when it sends what is queued (drained) before it
 	// waits. Meanwhile neither a write nor End(false) arms the timer: a
@@ -54,9 +54,9 @@ type Conn struct {
 	// ingress) has its held packets sent then, without waking the timer
 	// goroutine twice per held frame. Cleared under mu.
 	reading atomic.Bool
-	kick  chan struct{} // capacity 1
-	done  chan struct{}
-	wg    sync.WaitGroup
+	kick    chan struct{} // capacity 1
+	done    chan struct{}
+	wg      sync.WaitGroup
 
 	packets, batches, gsoMsgs, gsoSegs, gsoFails, direct, drops atomic.Uint64
 
