@@ -235,7 +235,7 @@ func readReceiverRTCP(r *webrtc.RTPReceiver, rid string, src *forward.Source) {
 // (about 300 kbps), which is too little for more than the lowest simulcast
 // layer; a REMB in its first two seconds lets it start at the limit.
 func (c *Connection) sendReceiverReports(src *forward.Source, ssrc uint32, ended <-chan struct{}) {
-	t := time.NewTicker(rtcpReportInterval)
+	t := time.NewTimer(untilAligned(time.Now(), rtcpReportInterval))
 	defer t.Stop()
 	send := func() {
 		var pkts []rtcp.Packet
@@ -259,6 +259,7 @@ func (c *Connection) sendReceiverReports(src *forward.Source, ssrc uint32, ended
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
+			t.Reset(untilAligned(time.Now(), rtcpReportInterval))
 			send()
 		}
 	}
