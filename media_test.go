@@ -129,6 +129,32 @@ func TestEgressSubscriberAsDTLSServer(t *testing.T) {
 	}
 }
 
+// TestIngressPublisherAsDTLSServer: a publisher that takes the DTLS
+// server role leaves the engine without its keys; pion opens that
+// publisher's packets, and they are forwarded all the same.
+func TestIngressPublisherAsDTLSServer(t *testing.T) {
+	ts := newTestServer(t, sfu.Options{})
+	ctx := testContext(t, 30*time.Second)
+	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: func(s *webrtc.SettingEngine) {
+		if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+			t.Error(err)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := newPublisher(t, "pub")
+	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks(), API: api})
+	pub.start(t, 5*time.Millisecond)
+	rt := newRouter()
+	rt.want = 100
+	dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: rt.onTrack})
+	rt.from(p.ConnectionID()).wait(t, ctx, "subscriber")
+	if st := ts.engine.Stats(); st.ReceivedPackets == 0 || st.OpenedPackets != 0 {
+		t.Errorf("%d packets received, %d opened by the engine; want all through pion", st.ReceivedPackets, st.OpenedPackets)
+	}
+}
+
 func forwardOneToThree(t *testing.T, opts sfu.Options, perFrame int) {
 	ts := newTestServer(t, opts)
 	ctx := testContext(t, 30*time.Second)
