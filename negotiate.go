@@ -99,7 +99,9 @@ func (c *Connection) createOffer(ctx context.Context) (string, error) {
 func (c *Connection) run() {
 	defer close(c.runDone)
 	opts := c.engine.opts
-	ping := time.NewTimer(untilAligned(time.Now(), opts.PingInterval))
+	// The first ping waits a whole interval, as a ticker's would: a
+	// client asked for stats right after connecting has none to report.
+	ping := time.NewTimer(opts.PingInterval + untilAligned(time.Now(), opts.PingInterval))
 	defer ping.Stop()
 	setup := time.NewTimer(opts.SetupTimeout)
 	defer setup.Stop()

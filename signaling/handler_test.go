@@ -142,6 +142,35 @@ func TestTimeouts(t *testing.T) {
 	}
 }
 
+// TestFirstPingAfterAnInterval: pings fall due on multiples of the ping
+// interval for all connections, but a new connection's first one waits a
+// whole interval: its client has no stats to report before that.
+func TestFirstPingAfterAnInterval(t *testing.T) {
+	const interval = 300 * time.Millisecond
+	url := newServer(t, sfu.Options{PingInterval: interval})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws := rawDial(t, ctx, url)
+	start := time.Now() // before the connection exists
+	if err := ws.Write(ctx, websocket.MessageText, []byte(connectOK)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"offer", "ping"} {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Type string }
+		if err := json.Unmarshal(data, &m); err != nil || m.Type != want {
+			t.Fatalf("got %s, want a %s", data, want)
+		}
+	}
+	if d := time.Since(start); d < interval {
+		t.Errorf("first ping %v after connect, want at least the interval %v", d, interval)
+	}
+	ws.CloseNow()
+}
+
 func TestOfferMessage(t *testing.T) {
 	url := newServer(t, sfu.Options{ICEServers: []sfu.ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
