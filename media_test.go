@@ -14,6 +14,7 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/stats"
 )
 
 // receiver checks that a track's packets are consecutive copies of what
@@ -106,36 +107,28 @@ func TestForwardPionSRTP(t *testing.T) {
 // see the handshake's server random; it leaves that connection's packets
 // to pion, and they arrive all the same.
 func TestEgressSubscriberAsDTLSServer(t *testing.T) {
-	ts := newTestServer(t, sfu.Options{})
-	ctx := testContext(t, 30*time.Second)
-	pub := newPublisher(t, "pub")
-	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
-	pub.start(t, 5*time.Millisecond)
-
-	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: func(s *webrtc.SettingEngine) {
-		if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
-			t.Error(err)
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := newRouter()
-	rt.want = 100
-	dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: rt.onTrack, API: api})
-	rt.from(p.ConnectionID()).wait(t, ctx, "subscriber")
-	if st := ts.engine.Stats(); st.SentPackets == 0 || st.SealedPackets != 0 {
+	st := forwardWithDTLSServer(t, false)
+	if st.SentPackets == 0 || st.SealedPackets != 0 {
 		t.Errorf("%d packets sent, %d sealed by the engine; want all through pion", st.SentPackets, st.SealedPackets)
 	}
 }
 
-// TestIngressPublisherAsDTLSServer: a publisher that takes the DTLS
-// server role leaves the engine without its keys; pion opens that
-// publisher's packets, and they are forwarded all the same.
+// TestIngressPublisherAsDTLSServer: the same for a publisher; pion opens
+// its packets, and they are forwarded all the same.
 func TestIngressPublisherAsDTLSServer(t *testing.T) {
+	st := forwardWithDTLSServer(t, true)
+	if st.ReceivedPackets == 0 || st.OpenedPackets != 0 {
+		t.Errorf("%d packets received, %d opened by the engine; want all through pion", st.ReceivedPackets, st.OpenedPackets)
+	}
+}
+
+// forwardWithDTLSServer forwards a publisher to a subscriber, one of
+// which (the publisher if pubServer) takes the DTLS server role, and
+// returns the engine's counters once the subscriber received.
+func forwardWithDTLSServer(t *testing.T, pubServer bool) stats.Snapshot {
 	ts := newTestServer(t, sfu.Options{})
 	ctx := testContext(t, 30*time.Second)
-	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: func(s *webrtc.SettingEngine) {
+	server, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: func(s *webrtc.SettingEngine) {
 		if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 			t.Error(err)
 		}
@@ -143,16 +136,18 @@ func TestIngressPublisherAsDTLSServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pubAPI, subAPI := server, (*webrtc.API)(nil) // nil: the client's default
+	if !pubServer {
+		pubAPI, subAPI = nil, server
+	}
 	pub := newPublisher(t, "pub")
-	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks(), API: api})
+	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks(), API: pubAPI})
 	pub.start(t, 5*time.Millisecond)
 	rt := newRouter()
 	rt.want = 100
-	dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: rt.onTrack})
+	dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: rt.onTrack, API: subAPI})
 	rt.from(p.ConnectionID()).wait(t, ctx, "subscriber")
-	if st := ts.engine.Stats(); st.ReceivedPackets == 0 || st.OpenedPackets != 0 {
-		t.Errorf("%d packets received, %d opened by the engine; want all through pion", st.ReceivedPackets, st.OpenedPackets)
-	}
+	return ts.engine.Stats()
 }
 
 func forwardOneToThree(t *testing.T, opts sfu.Options, perFrame int) {
