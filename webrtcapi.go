@@ -78,7 +78,9 @@ func newPionSetup(o Options) (*pionSetup, error) {
 		case *net.UDPConn:
 			p.out = forward.UDPConnWriter(c)
 		}
-		if in, err := forward.NewIngressConn(conn); err == nil {
+		if in, err := forward.NewIngressConn(conn); err != nil {
+			o.Logger.Warn("srtp ingress off: pion opens", "err", err)
+		} else {
 			p.in, conn = in, in
 		}
 	}

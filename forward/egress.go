@@ -27,13 +27,7 @@ type PacketWriter interface {
 }
 
 // UDPConnWriter is c as a PacketWriter.
-func UDPConnWriter(c *net.UDPConn) PacketWriter { return udpConnWriter{c} }
-
-type udpConnWriter struct{ c *net.UDPConn }
-
-func (w udpConnWriter) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	return w.c.WriteToUDPAddrPort(b, addr)
-}
+func UDPConnWriter(c *net.UDPConn) PacketWriter { return udpAddrPortConn{c} }
 
 // Egress seals one subscriber connection's RTP with SRTP itself and
 // writes it straight to the shared UDP socket. pion's per-packet write
@@ -234,10 +228,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if h.MarshalSize()+len(payload)+sealSpace > cap(w.buf) {
-		return 0, errPacketTooLarge
-	}
-	sealed, err := w.sealer.seal(w.buf[:0], h, payload)
+	sealed, err := w.sealer.seal(w.buf[:0], h, payload) // errPacketTooLarge past cap(w.buf)
 	if err != nil {
 		return 0, err
 	}

@@ -183,10 +183,11 @@ func TestEgressZeroAllocs(t *testing.T) {
 	}
 }
 
-// TestEgressRemote: the egress sends to the remote side of a pair whose
-// local side is a UDP host candidate (the engine's socket), and refuses
-// any other pair, which leaves the connection to pion.
-func TestEgressRemote(t *testing.T) {
+// TestPairRemote: the egress sends to, and the ingress expects packets
+// from, the remote side of a pair whose local side is a UDP host
+// candidate (the engine's socket); any other pair leaves the connection
+// to pion.
+func TestPairRemote(t *testing.T) {
 	host := &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeHost, Address: "127.0.0.1", Port: 5000}
 	remote := func(addr string) *webrtc.ICECandidate {
 		return &webrtc.ICECandidate{Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypePrflx, Address: addr, Port: 40000}
@@ -209,7 +210,7 @@ func TestEgressRemote(t *testing.T) {
 		{"no pair", nil, ""},
 	} {
 		got := ""
-		if addr, ok := egressRemote(c.pair); ok {
+		if addr, ok := pairRemote(c.pair); ok {
 			got = addr.String()
 		}
 		if got != c.want {

@@ -63,7 +63,8 @@ func NewIngressConn(c net.PacketConn) (*IngressConn, error) {
 	return &IngressConn{AddrPortConn: ac, peers: map[netip.AddrPort]*Ingress{}}, nil
 }
 
-// udpAddrPortConn gives *net.UDPConn the method names of AddrPortConn.
+// udpAddrPortConn gives *net.UDPConn the method names of AddrPortConn
+// (and so of PacketWriter).
 type udpAddrPortConn struct{ *net.UDPConn }
 
 func (c udpAddrPortConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {

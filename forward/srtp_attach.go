@@ -47,7 +47,7 @@ func Attach(pc *webrtc.PeerConnection, keys KeySource, e *Egress, in *Ingress, l
 		}
 	})
 	ice.OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
-		if addr, ok := egressRemote(pair); ok {
+		if addr, ok := pairRemote(pair); ok {
 			p.setRemote(addr)
 		}
 	})
@@ -100,13 +100,13 @@ func (p srtpPaths) start(ice *webrtc.ICETransport, keys KeySource, log *slog.Log
 // errNoPair means ICE has not selected a pair the egress can send on.
 var errNoPair = errors.New("forward: no usable candidate pair")
 
-// selectedRemote is egressRemote of the pair ICE selected.
+// selectedRemote is pairRemote of the pair ICE selected.
 func selectedRemote(ice *webrtc.ICETransport) (netip.AddrPort, error) {
 	pair, err := ice.GetSelectedCandidatePair()
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	addr, ok := egressRemote(pair)
+	addr, ok := pairRemote(pair)
 	if !ok {
 		return netip.AddrPort{}, errNoPair
 	}
@@ -131,10 +131,10 @@ func (p srtpPaths) stop() {
 	}
 }
 
-// egressRemote returns where the egress sends for pair, and where the
-// ingress expects packets from: its remote address, if its local side is a UDP host candidate (the engine's one
-// socket, through the ICE UDP mux).
-func egressRemote(pair *webrtc.ICECandidatePair) (netip.AddrPort, bool) {
+// pairRemote returns where the egress sends for pair, and where the
+// ingress expects packets from: its remote address, if its local side is
+// a UDP host candidate (the engine's one socket, through the ICE UDP mux).
+func pairRemote(pair *webrtc.ICECandidatePair) (netip.AddrPort, bool) {
 	if pair == nil || pair.Local == nil || pair.Remote == nil ||
 		pair.Local.Protocol != webrtc.ICEProtocolUDP || pair.Local.Typ != webrtc.ICECandidateTypeHost {
 		return netip.AddrPort{}, false
