@@ -140,8 +140,9 @@ func gosfuFanout(tb testing.TB, n int, gcm bool) (*forward.Source, []*forward.Do
 // each writing to a socket that drops the packets.
 func egressFanout(tb testing.TB, n int) *forward.Source {
 	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}})
+	out := &dropWriter{slots: make([]byte, dropSlots*dropSlotSize)}
 	for i := range n {
-		e := forward.NewEgress(dropWriter{})
+		e := forward.NewEgress(out)
 		// Fixed keys: the cost does not depend on their value.
 		if err := e.Start(srtp.ProtectionProfileAeadAes128Gcm, make([]byte, 16), make([]byte, 12), netip.MustParseAddrPort("127.0.0.1:9")); err != nil {
 			tb.Fatal(err)
@@ -151,10 +152,24 @@ func egressFanout(tb testing.TB, n int) *forward.Source {
 	return src
 }
 
-// dropWriter is a socket that drops what it is given.
-type dropWriter struct{}
+// dropWriter is a socket that drops what it is given. Like the engine's
+// batching conn (internal/udpbatch), which one egress per subscriber
+// shares, it has the egress seal straight into its send slots: a ring of
+// them, reused round and round as a batch reuses its slots.
+type dropWriter struct {
+	slots []byte
+	next  int
+}
 
-func (dropWriter) WriteToAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
+const dropSlots, dropSlotSize = 1024, 1500
+
+func (*dropWriter) WriteToAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
+
+func (d *dropWriter) WriteToAddrPortFunc(_ netip.AddrPort, fill func([]byte) (int, error)) (int, error) {
+	i := d.next * dropSlotSize
+	d.next = (d.next + 1) % dropSlots
+	return fill(d.slots[i : i+dropSlotSize])
+}
 
 func bindDownTrack(tb testing.TB, src *forward.Source, ctx *bindCtx) *forward.DownTrack {
 	return bindDownTrackEgress(tb, src, ctx, nil)

@@ -26,6 +26,14 @@ type PacketWriter interface {
 	WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
 }
 
+// slotWriter is a PacketWriter that lets a packet be written straight
+// into its send buffer (internal/udpbatch's batching conn): the egress
+// seals into it, one copy of the packet less per subscriber than sealing
+// into its own buffer and then writing that.
+type slotWriter interface {
+	WriteToAddrPortFunc(addr netip.AddrPort, fill func(slot []byte) (int, error)) (int, error)
+}
+
 // UDPConnWriter is c as a PacketWriter.
 func UDPConnWriter(c *net.UDPConn) PacketWriter { return udpAddrPortConn{c} }
 
@@ -170,6 +178,9 @@ func (e *Egress) totals() (packets, bytes uint64) {
 // writer wraps pion's writer for one down-track binding.
 func (e *Egress) writer(pion webrtc.TrackLocalWriter) *egressWriter {
 	w := &egressWriter{egress: e, out: e.out, pion: pion}
+	if sw, ok := e.out.(slotWriter); ok {
+		w.slots, w.fill = sw, w.sealInto
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	w.state.Store(e.state)
@@ -198,9 +209,13 @@ type egressWriter struct {
 	addr           netip.AddrPort
 	sealer         sealer      // nil before the first adopt
 	keys           *egressKeys // what sealer was made from
-	buf            []byte      // the packet, sealed in place
+	buf            []byte      // the packet, sealed in place, unless it goes to slots
 	packets, bytes atomic.Uint64
-	out            PacketWriter // the egress's, copied here: one cache miss less per write
+	out            PacketWriter              // the egress's, copied here: one cache miss less per write
+	slots          slotWriter                // out, if it is one
+	fill           func([]byte) (int, error) // sealInto, bound once: no allocation per write
+	h              *rtp.Header               // the packet fill seals, during a write to slots
+	payload        []byte
 	egress         *Egress
 	pion           webrtc.TrackLocalWriter
 }
@@ -228,16 +243,43 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 			return 0, err
 		}
 	}
-	sealed, err := w.sealer.seal(w.buf[:0], h, payload) // errPacketTooLarge past cap(w.buf)
+	n, err := w.send(h, payload)
 	if err != nil {
-		return 0, err
-	}
-	if _, err := w.out.WriteToAddrPort(sealed, w.addr); err != nil {
 		return 0, err
 	}
 	w.packets.Add(1)
 	w.bytes.Add(uint64(len(payload)))
-	return len(sealed), nil
+	return n, nil
+}
+
+// send seals the packet and writes it: into a send slot of w.slots if it
+// fits one, else into w.buf and from there to w.out.
+func (w *egressWriter) send(h *rtp.Header, payload []byte) (int, error) {
+	if w.slots != nil {
+		w.h, w.payload = h, payload
+		n, err := w.slots.WriteToAddrPortFunc(w.addr, w.fill)
+		w.h, w.payload = nil, nil // the payload is the source's, reused
+		if !errors.Is(err, errPacketTooLarge) {
+			return n, err
+		}
+		// Larger than a slot: the socket sends it on its own.
+	}
+	if w.buf == nil {
+		w.buf = make([]byte, 0, egressBufSize)
+	}
+	sealed, err := w.sealer.seal(w.buf[:0], h, payload) // errPacketTooLarge past cap(w.buf)
+	if err != nil {
+		return 0, err
+	}
+	return w.out.WriteToAddrPort(sealed, w.addr)
+}
+
+// sealInto is w.fill: it seals the packet of the write in progress into
+// a send slot. A sealer checks the size before it advances its stream,
+// so a packet too large for the slot can still be sealed elsewhere.
+func (w *egressWriter) sealInto(slot []byte) (int, error) {
+	sealed, err := w.sealer.seal(slot[:0], w.h, w.payload)
+	return len(sealed), err
 }
 
 // adopt brings the writer up to date with a new state: a context for new
@@ -252,7 +294,6 @@ func (w *egressWriter) adopt(st *egressState) error {
 			return err
 		}
 		w.keys, w.sealer = st.keys, sl
-		w.buf = make([]byte, 0, egressBufSize)
 	}
 	w.addr, w.seen = st.addr, st
 	return nil

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/gosfu/sfu/internal/udpbatch"
 )
 
 func listenLoopback(t *testing.T) *net.UDPConn {
@@ -36,12 +39,37 @@ var (
 type egressFixture struct {
 	*fixture
 	egress *Egress
+	out    PacketWriter
 }
 
-func newEgressFixture(t *testing.T) *egressFixture {
+// batchStats returns the batching conn's counters, false for a plain
+// socket.
+func (f *egressFixture) batchStats() (udpbatch.Stats, bool) {
+	c, ok := f.out.(interface{ Stats() udpbatch.Stats })
+	if !ok {
+		return udpbatch.Stats{}, false
+	}
+	return c.Stats(), true
+}
+
+// egressSockets are the sockets an egress writes to: the plain one, and
+// the engine's batching one, whose slots the egress seals into.
+var egressSockets = []string{"plain", "batched"}
+
+func newEgressFixture(t *testing.T, socket string) *egressFixture {
 	t.Helper()
-	e := NewEgress(UDPConnWriter(listenLoopback(t)))
-	return &egressFixture{fixture: newFixtureEgress(t, e), egress: e}
+	var out PacketWriter = UDPConnWriter(listenLoopback(t))
+	if socket == "batched" {
+		// Small slots: a larger packet is sealed aside and sent directly.
+		c := udpbatch.NewConn(listenLoopback(t), udpbatch.Config{SlotSize: 256})
+		t.Cleanup(func() { _ = c.Close() })
+		if _, ok := c.(slotWriter); !ok && runtime.GOOS == "linux" {
+			t.Fatalf("the batching conn %T takes no sealing into its slots", c)
+		}
+		out = c.(PacketWriter)
+	}
+	e := NewEgress(out)
+	return &egressFixture{fixture: newFixtureEgress(t, e), egress: e, out: out}
 }
 
 // readSRTP reads one datagram from c and opens it with the egress keys
@@ -68,7 +96,13 @@ func readSRTP(t *testing.T, c *net.UDPConn, dec *srtp.Context) *rtp.Packet {
 }
 
 func TestEgressSealsForTheSubscriber(t *testing.T) {
-	f := newEgressFixture(t)
+	for _, socket := range egressSockets {
+		t.Run(socket, func(t *testing.T) { testEgressSeals(t, socket) })
+	}
+}
+
+func testEgressSeals(t *testing.T, socket string) {
+	f := newEgressFixture(t, socket)
 	rx := listenLoopback(t)
 	dec, err := srtp.CreateContext(egressKey, egressSalt, egressProfile)
 	if err != nil {
@@ -114,6 +148,19 @@ func TestEgressSealsForTheSubscriber(t *testing.T) {
 		}
 	}
 
+	// A packet larger than a send slot of the batching conn (sealed
+	// aside then) arrives as intact as the others.
+	big := bytes.Repeat([]byte{0xab}, 400)
+	if _, err := w.WriteRTP(&rtp.Header{Version: 2, PayloadType: 120, SequenceNumber: 2, SSRC: 778}, big); err != nil {
+		t.Fatal(err)
+	}
+	if p := readSRTP(t, rx, dec); p.SequenceNumber != 2 || !bytes.Equal(p.Payload, big) {
+		t.Errorf("a %d-byte payload: got sn %d, %d bytes", len(big), p.SequenceNumber, len(p.Payload))
+	}
+	if st, ok := f.batchStats(); ok && (st.Packets != 7 || st.Direct != 1) {
+		t.Errorf("batching conn: %+v, want 7 packets through its slots and the large one direct", st)
+	}
+
 	// ICE selects another pair: the next packet goes there.
 	rx2 := listenLoopback(t)
 	f.egress.SetRemote(addrOf(rx2))
@@ -121,8 +168,8 @@ func TestEgressSealsForTheSubscriber(t *testing.T) {
 	if p := readSRTP(t, rx2, dec); !bytes.Equal(p.Payload, vp8Packet(0, 0, false, 6)[12:]) {
 		t.Error("after SetRemote: payload differs")
 	}
-	if f.egress.Packets() != 8 || f.egress.Bytes() != 416 || f.dt.Packets() != 4 {
-		t.Errorf("egress counted %d packets, %d bytes; down-track %d; want 8, 416, 4",
+	if f.egress.Packets() != 9 || f.egress.Bytes() != 816 || f.dt.Packets() != 4 {
+		t.Errorf("egress counted %d packets, %d bytes; down-track %d; want 9, 816, 4",
 			f.egress.Packets(), f.egress.Bytes(), f.dt.Packets())
 	}
 
@@ -131,8 +178,8 @@ func TestEgressSealsForTheSubscriber(t *testing.T) {
 		t.Errorf("write after Stop: %v, want ErrEgressStopped", err)
 	}
 	// The binding ends (pion unbinds the track): its counts stay.
-	if err := f.dt.Unbind(nil); err != nil || f.egress.Packets() != 8 {
-		t.Errorf("after Unbind: err %v, egress counts %d packets, want 8", err, f.egress.Packets())
+	if err := f.dt.Unbind(nil); err != nil || f.egress.Packets() != 9 {
+		t.Errorf("after Unbind: err %v, egress counts %d packets, want 9", err, f.egress.Packets())
 	}
 }
 
@@ -140,7 +187,7 @@ func TestEgressSealsForTheSubscriber(t *testing.T) {
 // is left to pion for good: packets go to pion's writer, and a later
 // Start is refused.
 func TestEgressUsePion(t *testing.T) {
-	f := newEgressFixture(t)
+	f := newEgressFixture(t, "plain")
 	rx := listenLoopback(t)
 	if err := f.egress.Start(egressProfile, egressKey[:5], egressSalt, addrOf(rx)); err == nil {
 		t.Fatal("Start with a 5-byte AES key succeeded")
@@ -162,7 +209,13 @@ func TestEgressUsePion(t *testing.T) {
 // TestEgressZeroAllocs: sealing and sending through the egress, from
 // Source.WritePacket to the socket, allocates nothing per packet.
 func TestEgressZeroAllocs(t *testing.T) {
-	f := newEgressFixture(t)
+	for _, socket := range egressSockets {
+		t.Run(socket, func(t *testing.T) { testEgressZeroAllocs(t, socket) })
+	}
+}
+
+func testEgressZeroAllocs(t *testing.T, socket string) {
+	f := newEgressFixture(t, socket)
 	rx := listenLoopback(t)
 	if err := f.egress.Start(egressProfile, egressKey, egressSalt, addrOf(rx)); err != nil {
 		t.Fatal(err)

@@ -118,8 +118,8 @@ func (c *Conn) now() int64 { return int64(time.Since(c.epoch)) + 1 }
 // WriteToAddrPort queues b for addr and returns len(b). A send error
 // shows up later as a drop in Stats, not here.
 func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	ip := addr.Addr().Unmap()
-	if len(b) > c.slot || !ip.IsValid() || (ip.Is6() && (!c.inet6 || ip.Zone() != "")) {
+	ip, ok := c.batchable(addr)
+	if !ok || len(b) > c.slot {
 		return c.writeDirect(b, addr, nil)
 	}
 	c.mu.Lock()
@@ -127,14 +127,64 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 		c.mu.Unlock()
 		return 0, net.ErrClosed
 	}
-	q := c.b
-	q.push(b, ip, addr.Port())
+	c.b.push(b, ip, addr.Port())
+	c.queuedLocked()
+	c.mu.Unlock()
+	return len(b), nil
+}
+
+// WriteToAddrPortFunc queues for addr the packet fill writes into the
+// start of slot, which has room for the largest batched packet, and
+// returns its size. A caller that builds its packets (the SRTP egress
+// sealing them) so writes each one once, where the kernel copies it
+// from, instead of into a buffer of its own that WriteToAddrPort copies:
+// one copy less per packet. fill runs with the conn locked: it must not
+// use the conn, and should be short. If fill fails, nothing is queued and
+// its error is returned.
+func (c *Conn) WriteToAddrPortFunc(addr netip.AddrPort, fill func(slot []byte) (int, error)) (int, error) {
+	ip, ok := c.batchable(addr)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	if !ok {
+		c.mu.Unlock()
+		b := make([]byte, c.slot) // rare: an address no batch can encode
+		n, err := fill(b)
+		if err != nil {
+			return 0, err
+		}
+		return c.writeDirect(b[:n], addr, nil)
+	}
+	n, err := fill(c.b.next())
+	if err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.b.commit(n, ip, addr.Port())
+	c.queuedLocked()
+	c.mu.Unlock()
+	return n, nil
+}
+
+// batchable returns addr's IP as the batch stores it, and whether the
+// batch can encode it: unmapped IPv4, or IPv6 without a zone on an
+// AF_INET6 socket.
+func (c *Conn) batchable(addr netip.AddrPort) (netip.Addr, bool) {
+	ip := addr.Addr().Unmap()
+	return ip, ip.IsValid() && (!ip.Is6() || c.inet6 && ip.Zone() == "")
+}
+
+// queuedLocked follows a packet's queueing: it sends a full batch, or
+// sets and arms the deadline a write made with no run open needs.
+func (c *Conn) queuedLocked() {
 	var now int64
-	if q.n == 1 {
+	if c.b.n == 1 {
 		now = c.now()
 		c.firstAt = now
 	}
-	if q.full() {
+	if c.b.full() {
 		c.flushLocked()
 	} else if c.unrunAt == 0 && c.runs.Load() == 0 {
 		// The first write of this batch made with no run open: it sets
@@ -147,8 +197,6 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 			c.armLocked()
 		}
 	}
-	c.mu.Unlock()
-	return len(b), nil
 }
 
 // writeDirect sends b at once, after what is queued, so order holds: to

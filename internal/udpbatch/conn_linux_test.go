@@ -242,6 +242,15 @@ func TestZeroAllocs(t *testing.T) {
 	}); a != 0 {
 		t.Errorf("20 writes+Flush: %v allocations, want 0", a)
 	}
+	fill := func(slot []byte) (int, error) { return copy(slot, pkt), nil }
+	if a := testing.AllocsPerRun(100, func() {
+		for range 20 {
+			_, _ = c.WriteToAddrPortFunc(dst, fill)
+		}
+		c.Flush()
+	}); a != 0 {
+		t.Errorf("20 WriteToAddrPortFunc+Flush: %v allocations, want 0", a)
+	}
 }
 
 func TestConcurrentWriters(t *testing.T) {
@@ -332,5 +341,65 @@ func TestDualStackSocket(t *testing.T) {
 	}
 	if st := c.Stats(); st.Direct != 0 || st.Drops != 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestWriteToAddrPortFunc builds packets straight in the send slots,
+// between plain writes: they arrive intact and in order, a failing fill
+// queues nothing, and an address no batch can encode is still tried
+// directly with what fill built.
+func TestWriteToAddrPortFunc(t *testing.T) {
+	c := newConn(t, Config{SlotSize: 100, Capacity: 4, Delay: time.Hour})
+	r := listen(t)
+	defer r.Close()
+	buf := make([]byte, 100)
+	seq := 0
+	build := func(slot []byte) (int, error) {
+		if len(slot) != 100 {
+			t.Errorf("slot of %d bytes, want the slot size 100", len(slot))
+		}
+		return len(packet(slot, 1, seq, 60+seq)), nil
+	}
+	errFill := errors.New("fill failed")
+	for ; seq < 10; seq++ { // 10 packets, 4 per batch: flushes when full too
+		var n int
+		var err error
+		if seq%3 == 2 {
+			n, err = c.WriteToAddrPort(packet(buf, 1, seq, 60+seq), addrOf(r))
+		} else {
+			n, err = c.WriteToAddrPortFunc(addrOf(r), build)
+		}
+		if err != nil || n != 60+seq {
+			t.Fatalf("packet %d: %d, %v", seq, n, err)
+		}
+		if seq == 5 {
+			if n, err := c.WriteToAddrPortFunc(addrOf(r), func([]byte) (int, error) { return 0, errFill }); n != 0 || !errors.Is(err, errFill) {
+				t.Fatalf("failing fill: %d, %v; want 0 and its error", n, err)
+			}
+		}
+	}
+	c.Flush()
+	for i, p := range readN(t, r, 10) {
+		if sender, seq := checkPacket(t, p); sender != 1 || seq != i || len(p) != 60+i {
+			t.Fatalf("packet %d: sender %d, seq %d, %d bytes", i, sender, seq, len(p))
+		}
+	}
+	if st := c.Stats(); st.Packets != 10 || st.Direct != 0 {
+		t.Errorf("stats %+v, want 10 batched packets", st)
+	}
+
+	built := false
+	if _, err := c.WriteToAddrPortFunc(netip.MustParseAddrPort("[::1]:9"), func(slot []byte) (int, error) {
+		built = true
+		return len(packet(slot, 1, 0, 20)), nil
+	}); err == nil || !built {
+		t.Errorf("IPv6 address on an IPv4 socket: error %v, fill called %v; want a send error after fill", err, built)
+	}
+	if st := c.Stats(); st.Direct != 1 {
+		t.Errorf("stats %+v, want 1 direct", st)
+	}
+	_ = c.Close()
+	if _, err := c.WriteToAddrPortFunc(addrOf(r), build); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("after Close: %v, want net.ErrClosed", err)
 	}
 }

@@ -117,9 +117,21 @@ func (b *batch) full() bool { return b.n == len(b.lens) }
 // batch is not full and ip suits the socket (unmapped IPv4, or IPv6
 // without a zone on an AF_INET6 socket).
 func (b *batch) push(p []byte, ip netip.Addr, port uint16) {
+	b.commit(copy(b.next(), p), ip, port)
+}
+
+// next returns the next free slot, whole; commit queues what was written
+// to its start. The batch is not full.
+func (b *batch) next() []byte {
+	i := b.n * b.slot
+	return b.bufs[i : i+b.slot : i+b.slot]
+}
+
+// commit queues the first size bytes of the next slot for ip:port (see
+// push for what the caller checked).
+func (b *batch) commit(size int, ip netip.Addr, port uint16) {
 	i := b.n
-	copy(b.bufs[i*b.slot:], p)
-	b.lens[i] = int32(len(p))
+	b.lens[i] = int32(size)
 	n := &b.names[i]
 	binary.BigEndian.PutUint16(n[2:4], port)
 	if b.namelen == unix.SizeofSockaddrInet4 {
