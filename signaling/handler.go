@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,7 +110,13 @@ type session struct {
 	in   chan inbound
 	quit chan struct{}
 	wg   sync.WaitGroup
+	rbuf []byte // readMessage's, kept between messages up to maxKeptReadBuffer
 }
+
+// maxKeptReadBuffer bounds the read buffer a session keeps between
+// messages: a rare large message does not pin its size for the session's
+// life.
+const maxKeptReadBuffer = 64 << 10
 
 func (s *session) serve(r *http.Request) {
 	s.wg.Add(1)
@@ -197,6 +204,10 @@ func (s *session) loop() {
 // handle processes one client message after connect. It reports whether
 // the session goes on.
 func (s *session) handle(data []byte) bool {
+	if stats, ok := pongStats(data); ok {
+		s.conn.Pong(stats)
+		return true
+	}
 	env, err := readEnvelope(data)
 	if err != nil {
 		s.conn.Close(sfu.CloseReason{Code: CloseCodeError, Reason: ReasonInvalidJSON})
@@ -310,14 +321,21 @@ func (s *session) readMessage() ([]byte, error) {
 	if typ != websocket.MessageText {
 		return nil, &protocolError{ReasonBinaryMessage}
 	}
-	data, err := io.ReadAll(io.LimitReader(r, s.h.maxMessageSize+1))
+	// Into the reader's buffer, then one copy of the exact size: io.ReadAll
+	// would grow its buffer from 512 bytes for every message, and every
+	// client's pong carries its stats (kilobytes) every ping interval.
+	buf := bytes.NewBuffer(s.rbuf[:0])
+	_, err = buf.ReadFrom(io.LimitReader(r, s.h.maxMessageSize+1))
+	if b := buf.Bytes(); cap(b) <= maxKeptReadBuffer {
+		s.rbuf = b
+	}
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > s.h.maxMessageSize {
+	if int64(buf.Len()) > s.h.maxMessageSize {
 		return nil, &protocolError{ReasonMessageTooLarge}
 	}
-	return data, nil
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // finish ends the connection (if any), the socket and the reader.

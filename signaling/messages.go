@@ -34,6 +34,28 @@ type envelope struct {
 	Stats json.RawMessage `json:"stats"`
 }
 
+// pongPrefix starts a pong with stats as clients write it (the Sora
+// SDKs, with JSON.stringify): type first, stats second, no spaces.
+var pongPrefix = []byte(`{"type":"pong","stats":`)
+
+// pongStats returns the stats of a pong written as pongPrefix, a JSON
+// array and "}", validated. That is most of the signaling bytes after
+// connect: every client sends its RTCStats every ping interval, and this
+// scans them once, where readEnvelope scans them twice (json.Unmarshal
+// validates, then decodes) and copies them. Any other form (another key
+// order, spaces, more keys, an invalid value) returns false and is read
+// by readEnvelope.
+func pongStats(data []byte) (json.RawMessage, bool) {
+	if len(data) < len(pongPrefix)+3 || !bytes.HasPrefix(data, pongPrefix) || data[len(data)-1] != '}' {
+		return nil, false
+	}
+	stats := data[len(pongPrefix) : len(data)-1]
+	if stats[0] != '[' || stats[len(stats)-1] != ']' || !json.Valid(stats) {
+		return nil, false
+	}
+	return stats, true
+}
+
 // mediaField is connect's audio or video: a bool or an object.
 type mediaField struct {
 	set   bool
