@@ -140,11 +140,16 @@ func inactiveAsRecvonly(sdp string) string {
 func (c *Client) handlePing(withStats bool) error {
 	var msg any = map[string]string{"type": "pong"}
 	if withStats {
-		stats := []json.RawMessage{}
+		// Keys in the SDK's order (JSON.stringify of {type, stats}),
+		// which the server reads fastest.
+		pong := struct {
+			Type  string            `json:"type"`
+			Stats []json.RawMessage `json:"stats"`
+		}{Type: "pong", Stats: []json.RawMessage{}}
 		if pc := c.pc; pc != nil {
-			stats = statsJSON(pc.GetStats())
+			pong.Stats = statsJSON(pc.GetStats())
 		}
-		msg = map[string]any{"type": "pong", "stats": stats}
+		msg = pong
 	}
 	if err := c.write(msg); err != nil {
 		return fmt.Errorf("client: send pong: %w", err)
