@@ -19,8 +19,9 @@
 // A down-track given an [Egress] does not write through pion: once the
 // subscriber's DTLS handshake is done, the egress seals each packet with
 // the connection's SRTP keys (recovered by the engine from pion's
-// handshake hooks) in the down-track's own buffer and writes it straight
-// to the shared UDP socket, at the address ICE selected. Until then, and
+// handshake hooks) straight into the shared UDP socket's send slot (the
+// batching socket's; a plain one gets it from the down-track's own
+// buffer), for the address ICE selected. Until then, and
 // for a connection whose keys are not known, packets go through pion's
 // writer as usual. For the AEAD profiles it seals on crypto/cipher itself,
 // straight from the source's payload.

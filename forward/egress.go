@@ -41,8 +41,9 @@ func UDPConnWriter(c *net.UDPConn) PacketWriter { return udpAddrPortConn{c} }
 // writes it straight to the shared UDP socket. pion's per-packet write
 // path (SRTP session lock and stream lookup, its internal mux, the ICE
 // conn, the UDP mux: several locks, map lookups and clock reads) costs
-// more than the sealing; the egress replaces it with a header marshal,
-// one seal into the down-track's buffer and the socket write.
+// more than the sealing; the egress replaces it with a header marshal
+// and one seal, straight into the batching socket's send slot where the
+// socket takes that (else into the down-track's buffer, then written).
 //
 // Who seals is decided once, when the subscriber's DTLS handshake is
 // done: [Egress.Start] with the keys, or [Egress.UsePion] when they cannot

@@ -6,7 +6,8 @@
 // [NewConn] returns a net.PacketConn that also implements the
 // allocation-free methods pion/ice's UDP mux looks for
 // (ReadFromAddrPort, WriteToAddrPort). Writes are copied into a fixed
-// ring of preallocated slots and sent together when the batch is full,
+// ring of preallocated slots (or built there by the caller, with
+// [Conn.WriteToAddrPortFunc]) and sent together when the batch is full,
 // when Flush or End(true) is called, or by a timer (see "Delays"). Reads
 // return one datagram each, as the plain socket's do.
 //
