@@ -3,6 +3,7 @@
 package udpbatch
 
 import (
+	"errors"
 	"math"
 	"net"
 	"net/netip"
@@ -133,6 +134,10 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	return len(b), nil
 }
 
+// errFillSize is returned by WriteToAddrPortFunc when fill reports more
+// bytes than its slot holds (or fewer than none).
+var errFillSize = errors.New("udpbatch: fill returned a size outside its slot")
+
 // WriteToAddrPortFunc queues for addr the packet fill writes into the
 // start of slot, which has room for the largest batched packet, and
 // returns its size. A caller that builds its packets (the SRTP egress
@@ -158,6 +163,9 @@ func (c *Conn) WriteToAddrPortFunc(addr netip.AddrPort, fill func(slot []byte) (
 		return c.writeDirect(b[:n], addr, nil)
 	}
 	n, err := fill(c.b.next())
+	if err == nil && (n < 0 || n > c.slot) {
+		err = errFillSize
+	}
 	if err != nil {
 		c.mu.Unlock()
 		return 0, err

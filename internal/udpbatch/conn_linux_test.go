@@ -376,6 +376,9 @@ func TestWriteToAddrPortFunc(t *testing.T) {
 			if n, err := c.WriteToAddrPortFunc(addrOf(r), func([]byte) (int, error) { return 0, errFill }); n != 0 || !errors.Is(err, errFill) {
 				t.Fatalf("failing fill: %d, %v; want 0 and its error", n, err)
 			}
+			if n, err := c.WriteToAddrPortFunc(addrOf(r), func(slot []byte) (int, error) { return len(slot) + 1, nil }); n != 0 || err == nil {
+				t.Fatalf("fill claiming more than its slot: %d, %v; want 0 and an error", n, err)
+			}
 		}
 	}
 	c.Flush()
