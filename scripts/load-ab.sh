@@ -2,8 +2,9 @@
 # A/B load test: the server built from REV (default HEAD~1) against the
 # working tree's, in interleaved rounds of scripts/load.sh (same load
 # generator, the working tree's, for both), then each run's server CPU per
-# forwarded packet and the ratio of the means. Machines are noisy: read
-# the ratios within rounds, not single figures.
+# forwarded packet, the ratio of the means, and the mean of the rounds'
+# ratios with its standard error. Machines are noisy: read the ratios
+# within rounds, not single figures.
 #
 # Usage: scripts/load-ab.sh [REV] [ROUNDS (3)]; load.sh's environment
 # (SUBSCRIBERS, DURATION, PIN, ...) applies to every run.
@@ -38,3 +39,9 @@ for i in $(seq "$rounds"); do cat "$tmp/base-$i.txt"; done | cpu /dev/stdin >"$t
 for i in $(seq "$rounds"); do cat "$tmp/tree-$i.txt"; done | cpu /dev/stdin >"$tmp/t"
 awk 'NR==FNR { b += $1; nb++; next } { t += $1; nt++ }
 	END { printf "means: base %.2f, tree %.2f, ratio %.3f\n", b/nb, t/nt, (t/nt)/(b/nb) }' "$tmp/b" "$tmp/t"
+# Each round's tree/base ratio (the two runs of a round are minutes apart,
+# so slow drift of the machine cancels), their mean and its standard
+# error: a change smaller than about two standard errors is not resolved.
+paste "$tmp/b" "$tmp/t" | awk '{ r = $2 / $1; s += r; ss += r * r; n++ }
+	END { m = s / n; se = n > 1 ? sqrt((ss - n * m * m) / (n - 1) / n) : 0
+		printf "per-round ratios: mean %.3f, standard error %.3f (%d rounds)\n", m, se, n }'
