@@ -66,7 +66,11 @@ func newEgressFixture(t *testing.T, socket string) *egressFixture {
 		if _, ok := c.(slotWriter); !ok && runtime.GOOS == "linux" {
 			t.Fatalf("the batching conn %T takes no sealing into its slots", c)
 		}
-		out = c.(PacketWriter)
+		if pw, ok := c.(PacketWriter); ok {
+			out = pw
+		} else { // elsewhere NewConn returns the plain socket
+			out = UDPConnWriter(c.(*net.UDPConn))
+		}
 	}
 	e := NewEgress(out)
 	return &egressFixture{fixture: newFixtureEgress(t, e), egress: e, out: out}
