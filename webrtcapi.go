@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -92,6 +93,19 @@ func newPionSetup(o Options) (*pionSetup, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(o.IncludeLoopback)
 	se.SetPrflxAcceptanceMinWait(0)
+	// No ICE checks of our own once connected (pion's keepalive, every
+	// 2 s, which pion/ice v4.4.9 cannot lengthen: its agent loop wakes
+	// every 2 s at most, so the choice is 2 s or none). Consent comes from
+	// the client's checks, which every full agent sends (browsers and pion
+	// every 2 to 2.5 s) and pion answers, as on an ICE-lite server
+	// (mediasoup): they and the client's RTCP keep the pair alive, and a
+	// client silent for the disconnected and failed timeouts (pion's
+	// defaults, 5 s + 25 s) fails its PeerConnection, which closes the
+	// connection, as consent expires after 30 s (RFC 7675). Our checks and
+	// their answers were half the STUN traffic, each handed through
+	// several of pion's goroutines: a fifth of the server's context
+	// switches under load (TestConsentFromClientChecks).
+	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, 0)
 	if o.InterfaceFilter != nil {
 		se.SetInterfaceFilter(o.InterfaceFilter)
 	}
@@ -105,6 +119,12 @@ func newPionSetup(o Options) (*pionSetup, error) {
 	)
 	return p, nil
 }
+
+// pion's defaults, given because SetICETimeouts sets all three.
+const (
+	iceDisconnectedTimeout = 5 * time.Second
+	iceFailedTimeout       = 25 * time.Second
+)
 
 // api returns the pion API for one PeerConnection. With keys, its DTLS
 // handshake reports the SRTP keys there, for the connection's egress:
