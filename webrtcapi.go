@@ -103,7 +103,7 @@ func newPionSetup(o Options) (*pionSetup, error) {
 	// defaults, 5 s + 25 s) fails its PeerConnection, which closes the
 	// connection, as consent expires after 30 s (RFC 7675). Our checks and
 	// their answers were half the STUN traffic, each handed through
-	// several of pion's goroutines: a fifth of the server's context
+	// several of pion's goroutines: a sixth of the server's context
 	// switches under load (TestConsentFromClientChecks).
 	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, 0)
 	if o.InterfaceFilter != nil {
