@@ -221,10 +221,6 @@ type egressWriter struct {
 	pion           webrtc.TrackLocalWriter
 }
 
-// sealSpace is what sealing adds to a packet at most: the 16-byte GCM
-// tag (HMAC-SHA1-80 adds 10).
-const sealSpace = 16
-
 // egressBufSize fits a payload of MaxPacketSize behind the down-track's
 // header (12 bytes: no CSRC, no extension) and the seal.
 const egressBufSize = MaxPacketSize + 64

@@ -37,12 +37,9 @@ func newSealer(profile srtp.ProtectionProfile, key, salt []byte) (sealer, error)
 type pionSealer struct{ ctx *srtp.Context }
 
 func (s *pionSealer) seal(dst []byte, h *rtp.Header, payload []byte) ([]byte, error) {
-	n, err := marshalHeader(dst, h)
+	n, err := sealHeader(dst, h, len(payload), sealSpace)
 	if err != nil {
 		return nil, err
-	}
-	if n+len(payload)+sealSpace > cap(dst) {
-		return nil, errPacketTooLarge
 	}
 	plain := dst[:n+copy(dst[n:cap(dst)], payload)]
 	return s.ctx.EncryptRTP(plain[:0], plain, h)
@@ -109,13 +106,14 @@ func deriveSessionKey(out, masterKey, masterSalt []byte, label byte) error {
 // gcmTagSize is the AEAD profiles' authentication tag size (RFC 7714).
 const gcmTagSize = 16
 
+// sealSpace is the most sealing adds to a packet: the GCM tag
+// (HMAC-SHA1-80 adds 10).
+const sealSpace = gcmTagSize
+
 func (s *gcmSealer) seal(dst []byte, h *rtp.Header, payload []byte) ([]byte, error) {
-	hn, err := marshalHeader(dst, h)
+	hn, err := sealHeader(dst, h, len(payload), gcmTagSize)
 	if err != nil {
 		return nil, err
-	}
-	if hn+len(payload)+gcmTagSize > cap(dst) {
-		return nil, errPacketTooLarge
 	}
 	// The IV (RFC 7714 section 8.1): 0, SSRC, rollover counter and
 	// sequence number, exclusive-or the session salt.
@@ -132,6 +130,21 @@ func (s *gcmSealer) seal(dst []byte, h *rtp.Header, payload []byte) ([]byte, err
 	// shares, into dst: no copy of the plain text per subscriber.
 	sealed := s.aead.Seal(dst[hn:hn], n[:], payload, dst[:hn])
 	return dst[:hn+len(sealed)], nil
+}
+
+// sealHeader writes h to dst[:cap(dst)] and returns its size, once it
+// has checked that dst's capacity also holds payloadLen bytes and tagLen
+// bytes of tag behind it. A sealer calls it before it advances its
+// stream, so a packet that does not fit leaves the stream as it was.
+func sealHeader(dst []byte, h *rtp.Header, payloadLen, tagLen int) (int, error) {
+	n, err := marshalHeader(dst, h)
+	if err != nil {
+		return 0, err
+	}
+	if n+payloadLen+tagLen > cap(dst) {
+		return 0, errPacketTooLarge
+	}
+	return n, nil
 }
 
 // marshalHeader writes h to dst[:cap(dst)] and returns its size: by hand

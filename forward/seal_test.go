@@ -3,6 +3,7 @@ package forward
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"testing"
 
 	"github.com/pion/rtp"
@@ -89,12 +90,25 @@ func TestSealerRejects(t *testing.T) {
 	if _, err := newSealer(srtp.ProtectionProfileAeadAes128Gcm, make([]byte, 16), make([]byte, 14)); err == nil {
 		t.Error("a 14-byte AEAD salt was accepted")
 	}
-	s, err := newSealer(srtp.ProtectionProfileAeadAes128Gcm, make([]byte, 16), make([]byte, 12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := rtp.Header{Version: 2, SSRC: 1}
-	if _, err := s.seal(make([]byte, 0, 12+100), &h, make([]byte, 100)); err == nil {
-		t.Error("sealed a packet with no room for its tag")
+	// Both sealers refuse a packet with no room for its tag (the egress
+	// then seals it aside), and take one with sealSpace to spare.
+	for _, tc := range []struct {
+		profile   srtp.ProtectionProfile
+		key, salt int
+	}{
+		{srtp.ProtectionProfileAeadAes128Gcm, 16, 12},
+		{srtp.ProtectionProfileAes128CmHmacSha1_80, 16, 14},
+	} {
+		s, err := newSealer(tc.profile, make([]byte, tc.key), make([]byte, tc.salt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := rtp.Header{Version: 2, SSRC: 1}
+		if _, err := s.seal(make([]byte, 0, 12+100), &h, make([]byte, 100)); !errors.Is(err, errPacketTooLarge) {
+			t.Errorf("%s: no room for the tag: %v, want errPacketTooLarge", tc.profile, err)
+		}
+		if _, err := s.seal(make([]byte, 0, 12+100+sealSpace), &h, make([]byte, 100)); err != nil {
+			t.Errorf("%s: with sealSpace to spare: %v", tc.profile, err)
+		}
 	}
 }
