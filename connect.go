@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,29 +21,35 @@ import (
 // The adapter sends the offer, then feeds the client's answer and
 // candidates to the connection and drains its events.
 func (e *Engine) Connect(ctx context.Context, req ConnectRequest) (*Connection, Offer, error) {
+	c, offer, err := e.connect(ctx, req)
+	if err != nil {
+		e.observe(LifecycleEvent{Kind: ConnectRefused, ChannelID: req.ChannelID, Err: err,
+			Connection: ConnectionInfo{ChannelID: req.ChannelID, ClientID: req.ClientID, BundleID: req.BundleID, Role: req.Role}})
+	}
+	return c, offer, err
+}
+
+func (e *Engine) connect(ctx context.Context, req ConnectRequest) (*Connection, Offer, error) {
+	if e.Draining() {
+		return nil, Offer{}, errDrainingRejected
+	}
 	if err := e.validate(&req); err != nil {
 		return nil, Offer{}, err
 	}
-	var authMetadata []byte
+	req.ConnectionID = id.New()
+	var d Decision
 	if e.opts.Authenticate != nil {
-		d, err := e.opts.Authenticate(ctx, &req)
-		e.stats.AuthResult(d.Allow, err)
+		var err error
+		d, err = e.authenticate(ctx, &req)
 		if err != nil {
-			return nil, Offer{}, &RejectedError{Reason: "AUTH-ERROR", Err: err}
+			return nil, Offer{}, err
 		}
-		if !d.Allow {
-			reason := d.Reason
-			if reason == "" {
-				reason = "AUTH-REJECTED"
-			}
-			return nil, Offer{}, &RejectedError{Reason: reason}
-		}
-		authMetadata = d.Metadata
 	}
 	c, err := e.newConnection(req)
 	if err != nil {
 		return nil, Offer{}, err
 	}
+	c.authzMetadata, c.eventMetadata = d.Metadata, d.EventMetadata
 	if c.room, err = e.join(c); err != nil {
 		c.pc.Close()
 		return nil, Offer{}, err
@@ -64,14 +71,36 @@ func (e *Engine) Connect(ctx context.Context, req ConnectRequest) (*Connection, 
 		<-c.done
 		return nil, Offer{}, fmt.Errorf("sfu: create offer: %w", err)
 	}
-	offer.Metadata = authMetadata
+	offer.Metadata = d.Metadata
 	e.goTracked(c.run)
 	c.log.Info("connection accepted")
 	return c, offer, nil
 }
 
+// authenticate asks the Authenticate hook. A hook error refuses the
+// connect with AUTH-ERROR, or with the reason of a *RejectedError the
+// hook returned (the auth webhook names its failures that way).
+func (e *Engine) authenticate(ctx context.Context, req *ConnectRequest) (Decision, error) {
+	d, err := e.opts.Authenticate(ctx, req)
+	e.stats.AuthResult(d.Allow, err)
+	if err != nil {
+		if rej, ok := errors.AsType[*RejectedError](err); ok {
+			return Decision{}, rej
+		}
+		return Decision{}, &RejectedError{Reason: "AUTH-ERROR", Err: err}
+	}
+	if !d.Allow {
+		reason := d.Reason
+		if reason == "" {
+			reason = "AUTH-REJECTED"
+		}
+		return Decision{}, &RejectedError{Reason: reason}
+	}
+	return d, nil
+}
+
 func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
-	connID := id.New()
+	connID := req.ConnectionID
 	c := &Connection{
 		engine: e, id: connID, clientID: req.ClientID, bundleID: req.BundleID,
 		channelID: req.ChannelID, role: req.Role,
@@ -177,6 +206,7 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	src := forward.NewSource(forward.SourceConfig{
 		ID: t.ID(), StreamID: c.id, RID: t.RID(), Codec: t.Codec(), Kind: t.Kind(),
 		RequestKeyFrame: func() {
+			c.engine.stats.KeyFrameRequested()
 			_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 		},
 		Batch: c.engine.pion.batch,

@@ -31,6 +31,7 @@ type Connection struct {
 	audio, video                      bool
 	simulcast, spotlight              bool
 	metadata                          json.RawMessage
+	authzMetadata, eventMetadata      json.RawMessage // from Authenticate
 	createdAt                         time.Time
 	videoCodec                        codec.Spec
 	videoBitRate                      int // kbps, from connect; 0 = unset
@@ -108,7 +109,7 @@ func (c *Connection) Info() ConnectionInfo {
 	return ConnectionInfo{
 		ChannelID: c.channelID, ConnectionID: c.id, ClientID: c.clientID, BundleID: c.bundleID,
 		Role: c.role, Audio: c.audio, Video: c.video, Simulcast: c.simulcast, Spotlight: c.spotlight,
-		CreatedAt: c.createdAt,
+		CreatedAt: c.createdAt, AuthzMetadata: c.authzMetadata, EventMetadata: c.eventMetadata,
 	}
 }
 
@@ -209,11 +210,21 @@ func (c *Connection) Close(reason CloseReason) {
 func (c *Connection) teardown() {
 	<-c.runDone
 	c.room.remove(c)
+	connected := c.isConnected() // final: c is out of the room
+	var duration time.Duration
+	if connected {
+		duration = time.Since(time.Unix(0, c.connectedAt.Load()))
+	}
+	c.engine.observe(LifecycleEvent{Kind: ConnectionDestroyed, ChannelID: c.channelID, SessionID: c.room.sessionID,
+		Connection: c.Info(), Connected: connected, Duration: duration, Reason: c.reason})
+	// After the connection's last event, so that a channel's
+	// SessionDestroyed is observed last.
+	c.engine.dropIfEmpty(c.room)
 	for _, sub := range c.subs {
 		sub.dt.Detach()
 		c.engine.stats.RemoveSent(sub.dt)
 	}
-	c.engine.stats.ConnectionDestroyed(c.isConnected(), time.Since(time.Unix(0, c.connectedAt.Load())))
+	c.engine.stats.ConnectionDestroyed(connected, duration)
 	if c.egress != nil {
 		c.egress.Stop()
 		c.engine.stats.RemoveSealed(c.egress)

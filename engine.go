@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pion/ice/v4"
@@ -32,6 +33,9 @@ type Engine struct {
 	wg sync.WaitGroup // every goroutine the engine starts
 
 	stats *stats.Collector // GetStatsReport counters
+
+	observers observers
+	drain     drainState
 }
 
 // New returns an engine configured by opts. It panics only if the UDP
@@ -136,6 +140,9 @@ func (e *Engine) join(c *Connection) (*room, error) {
 	if e.closed {
 		return nil, ErrClosed
 	}
+	if e.drain.active {
+		return nil, errDrainingRejected
+	}
 	r := e.rooms[c.channelID]
 	if r == nil {
 		if len(e.rooms) >= e.opts.MaxChannels {
@@ -144,6 +151,8 @@ func (e *Engine) join(c *Connection) (*room, error) {
 		r = newRoom(e, c.channelID)
 		e.rooms[c.channelID] = r
 		e.stats.SessionCreated()
+		// Under e.mu, so a channel's sessions are observed in order.
+		e.observe(LifecycleEvent{Kind: SessionCreated, Time: r.createdAt, ChannelID: r.id, SessionID: r.sessionID})
 	}
 	if err := r.add(c, e.opts.MaxConnectionsPerChannel); err != nil {
 		return nil, err
@@ -159,6 +168,11 @@ func (e *Engine) dropIfEmpty(r *room) {
 	if e.rooms[r.id] == r && r.empty() {
 		delete(e.rooms, r.id)
 		e.stats.SessionDestroyed()
+		e.observe(LifecycleEvent{Kind: SessionDestroyed, ChannelID: r.id, SessionID: r.sessionID,
+			Duration: time.Since(r.createdAt)})
+		if len(e.rooms) == 0 {
+			e.drain.idleLocked()
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
+	"github.com/gosfu/sfu/stats"
 )
 
 // renegotiationDelay lets changes that arrive together (a publisher's
@@ -178,6 +179,8 @@ func (c *Connection) applyAnswer(sdp string) error {
 	}
 	if reanswer {
 		c.engine.stats.ConnectionUpdated()
+		c.engine.observe(LifecycleEvent{Kind: ConnectionUpdated, ChannelID: c.channelID, SessionID: c.room.sessionID,
+			Connection: c.Info()})
 	}
 	// Slots stopped in the offer just answered are now free to reuse.
 	for _, s := range c.slots {
@@ -259,6 +262,7 @@ func (c *Connection) updateLayers() {
 			c.log.Debug("simulcast layer switch", "sender", pub.owner.id, "from", sub.target.RID(), "to", target.RID())
 			sub.target = target
 			sub.dt.SwitchTo(target)
+			c.engine.stats.LayerSwitched()
 		}
 	}
 }
@@ -302,7 +306,7 @@ func (c *Connection) subscribe(pub *publication) (bool, error) {
 	c.subs[pub] = sub
 	src.AddDownTrack(dt)
 	c.engine.stats.AddSent(dt)
-	c.engine.goTracked(func() { readSenderRTCP(sender, dt) })
+	c.engine.goTracked(func() { readSenderRTCP(sender, dt, c.engine.stats) })
 	return true, nil
 }
 
@@ -326,7 +330,7 @@ func (c *Connection) reusableSlot(kind webrtc.RTPCodecType) *slot {
 // readSenderRTCP turns a subscriber's PLI and FIR into a key-frame request
 // to the publisher (throttled per source) and answers its NACKs from the
 // source history, until the sender stops.
-func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack) {
+func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack, st *stats.Collector) {
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -334,9 +338,14 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack) {
 		}
 		for _, p := range pkts {
 			switch p := p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			case *rtcp.PictureLossIndication:
+				st.PLIReceived()
+				dt.RequestKeyFrame()
+			case *rtcp.FullIntraRequest:
+				st.FIRReceived()
 				dt.RequestKeyFrame()
 			case *rtcp.TransportLayerNack:
+				st.NACKReceived()
 				dt.HandleNACK(p)
 			}
 		}

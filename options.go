@@ -124,8 +124,12 @@ type Decision struct {
 	Allow bool
 	// Reason is sent to a rejected client (default "AUTH-REJECTED").
 	Reason string
-	// Metadata is returned to the client in the offer.
+	// Metadata is returned to the client in the offer and shown to the
+	// channel in notifies as authz_metadata.
 	Metadata json.RawMessage
+	// EventMetadata is attached to the connection's lifecycle events
+	// (LifecycleEvent.Connection), for event webhooks.
+	EventMetadata json.RawMessage
 }
 
 func (o Options) withDefaults() Options {

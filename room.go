@@ -13,8 +13,10 @@ import (
 // room is the state of one channel. Its mutex guards membership and the
 // list of publications; it is never held across pion calls.
 type room struct {
-	engine *Engine
-	id     string
+	engine    *Engine
+	id        string
+	sessionID string // this lifetime of the channel
+	createdAt time.Time
 
 	mu    sync.Mutex
 	conns []*Connection // in join order
@@ -25,7 +27,8 @@ type room struct {
 }
 
 func newRoom(e *Engine, id string) *room {
-	return &room{engine: e, id: id, meta: metadata.NewStore(e.opts.MaxMetadataSize)}
+	return &room{engine: e, id: id, sessionID: newSessionID(), createdAt: time.Now(),
+		meta: metadata.NewStore(e.opts.MaxMetadataSize)}
 }
 
 func (r *room) add(c *Connection, limit int) error {
@@ -184,13 +187,18 @@ func (r *room) markConnected(c *Connection) {
 	if !slices.Contains(r.conns, c) || !c.setConnected() {
 		return
 	}
-	r.engine.stats.ConnectionConnected(time.Unix(0, c.connectedAt.Load()).Sub(c.createdAt))
+	setup := time.Unix(0, c.connectedAt.Load()).Sub(c.createdAt)
+	r.engine.stats.ConnectionConnected(setup)
+	// Under r.mu, so that it is observed before c's ConnectionDestroyed.
+	r.engine.observe(LifecycleEvent{Kind: ConnectionCreated, ChannelID: r.id, SessionID: r.sessionID,
+		Connection: c.Info(), Setup: setup})
 	conns := r.connectedLocked()
 	self := c.notify("connection.created", conns)
 	self.Data = make([]NotifyEntry, 0, len(conns)-1)
 	for _, o := range conns {
 		if o != c {
-			self.Data = append(self.Data, NotifyEntry{ConnectionID: o.id, ClientID: o.clientID, Metadata: r.meta.Get(o.id)})
+			self.Data = append(self.Data, NotifyEntry{ConnectionID: o.id, ClientID: o.clientID,
+				Metadata: r.meta.Get(o.id), AuthzMetadata: o.authzMetadata})
 		}
 	}
 	c.emit(Event{Kind: EventNotify, Notify: self})
@@ -203,7 +211,8 @@ func (r *room) markConnected(c *Connection) {
 }
 
 // remove takes c out of the room with its publications, tells the others
-// (connection.destroyed, if c had connected) and renegotiates them.
+// (connection.destroyed, if c had connected) and renegotiates them. The
+// caller then drops the room if it is empty (Engine.dropIfEmpty).
 func (r *room) remove(c *Connection) {
 	r.mu.Lock()
 	i := slices.Index(r.conns, c)
@@ -239,7 +248,6 @@ func (r *room) remove(c *Connection) {
 	for _, o := range subs {
 		o.renegotiate()
 	}
-	r.engine.dropIfEmpty(r)
 }
 
 // notify builds a notify about c with the counts of conns.
@@ -255,6 +263,7 @@ func (c *Connection) notify(eventType string, conns []*Connection) *Notify {
 		Audio:             c.audio,
 		Video:             c.video,
 		Metadata:          c.room.meta.Get(c.id),
+		AuthzMetadata:     c.authzMetadata,
 		Minutes:           int(time.Since(c.createdAt) / time.Minute),
 		TURNTransportType: "udp",
 	}

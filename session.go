@@ -56,6 +56,15 @@ type ConnectRequest struct {
 	// RemoteAddr and UserAgent describe the client, for hooks and logs.
 	RemoteAddr string
 	UserAgent  string
+	// SoraClient and Environment are what a Sora SDK says about itself
+	// ("Sora JavaScript SDK 2026.1.0", the browser's user agent), for
+	// hooks and logs.
+	SoraClient  string
+	Environment string
+	// ConnectionID is set by the engine before it calls Authenticate: the
+	// id the connection will have if accepted. A caller's value is
+	// replaced.
+	ConnectionID string
 }
 
 // Offer is the engine's initial offer to a client.
@@ -108,16 +117,19 @@ type Event struct {
 // Notify is a channel event, shaped as Sora's notify message (without its
 // "type" key).
 type Notify struct {
-	EventType         string          `json:"event_type"`
-	Timestamp         string          `json:"timestamp"`
-	Role              Role            `json:"role"`
-	ChannelID         string          `json:"channel_id"`
-	ClientID          string          `json:"client_id"`
-	BundleID          string          `json:"bundle_id"`
-	ConnectionID      string          `json:"connection_id"`
-	Audio             bool            `json:"audio"`
-	Video             bool            `json:"video"`
-	Metadata          json.RawMessage `json:"metadata,omitempty"`
+	EventType    string          `json:"event_type"`
+	Timestamp    string          `json:"timestamp"`
+	Role         Role            `json:"role"`
+	ChannelID    string          `json:"channel_id"`
+	ClientID     string          `json:"client_id"`
+	BundleID     string          `json:"bundle_id"`
+	ConnectionID string          `json:"connection_id"`
+	Audio        bool            `json:"audio"`
+	Video        bool            `json:"video"`
+	Metadata     json.RawMessage `json:"metadata,omitempty"`
+	// AuthzMetadata is what the Authenticate hook (the auth webhook)
+	// returned for the connection.
+	AuthzMetadata     json.RawMessage `json:"authz_metadata,omitempty"`
 	Minutes           int             `json:"minutes"`
 	Connections       int             `json:"channel_connections"`
 	SendRecv          int             `json:"channel_sendrecv_connections"`
@@ -131,9 +143,10 @@ type Notify struct {
 
 // NotifyEntry describes one connection in Notify.Data.
 type NotifyEntry struct {
-	ConnectionID string          `json:"connection_id"`
-	ClientID     string          `json:"client_id"`
-	Metadata     json.RawMessage `json:"metadata,omitempty"`
+	ConnectionID  string          `json:"connection_id"`
+	ClientID      string          `json:"client_id"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
+	AuthzMetadata json.RawMessage `json:"authz_metadata,omitempty"`
 }
 
 // ConnectionInfo is a snapshot of a connection for hooks and listings.
@@ -148,6 +161,10 @@ type ConnectionInfo struct {
 	Simulcast    bool
 	Spotlight    bool
 	CreatedAt    time.Time
+	// AuthzMetadata and EventMetadata come from the Authenticate hook's
+	// Decision (Metadata and EventMetadata).
+	AuthzMetadata json.RawMessage
+	EventMetadata json.RawMessage
 }
 
 // timestamp formats t as Sora does: RFC 3339, milliseconds, UTC.

@@ -100,6 +100,8 @@ type connectMessage struct {
 	Simulcast               bool            `json:"simulcast"`
 	SimulcastRID            string          `json:"simulcast_rid"`
 	Spotlight               bool            `json:"spotlight"`
+	SoraClient              string          `json:"sora_client"`
+	Environment             string          `json:"environment"`
 }
 
 // parseConnect decodes a connect message; a wrong JSON type names the key.
@@ -117,7 +119,19 @@ func parseConnect(b []byte) (sfu.ConnectRequest, error) {
 		Metadata: nullToNil(m.Metadata), SignalingNotifyMetadata: nullToNil(m.SignalingNotifyMetadata),
 		Audio: m.Audio.request(), Video: m.Video.request(),
 		Simulcast: m.Simulcast, SimulcastRID: m.SimulcastRID, Spotlight: m.Spotlight,
+		SoraClient: truncate(m.SoraClient, maxClientInfo), Environment: truncate(m.Environment, maxClientInfo),
 	}, nil
+}
+
+// maxClientInfo bounds sora_client and environment: they are only shown
+// to hooks and logs.
+const maxClientInfo = 512
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func nullToNil(b json.RawMessage) json.RawMessage {

@@ -25,13 +25,46 @@ type Collector struct {
 	authAllowed, authDenied     atomic.Int64
 	authFailed                  atomic.Int64
 
+	// RTCP and layer counters, counted per RTCP packet or switch (never
+	// per RTP packet).
+	keyFrameRequests, plis, firs, nacks, layerSwitches atomic.Uint64
+
 	received, sent, sealed meterSet
 }
 
 // NewCollector returns a collector with every counter at zero.
 func NewCollector() *Collector {
-	return &Collector{}
+	c := &Collector{}
+	c.received.extra = func(m Meter) uint64 {
+		if k, ok := m.(interface{ KeyFrames() uint64 }); ok {
+			return k.KeyFrames()
+		}
+		return 0
+	}
+	c.sent.extra = func(m Meter) uint64 {
+		if r, ok := m.(interface{ Retransmits() uint64 }); ok {
+			return r.Retransmits()
+		}
+		return 0
+	}
+	return c
 }
+
+// KeyFrameRequested counts a key-frame request (PLI) sent to a publisher.
+func (c *Collector) KeyFrameRequested() { c.keyFrameRequests.Add(1) }
+
+// PLIReceived counts a picture loss indication from a subscriber.
+func (c *Collector) PLIReceived() { c.plis.Add(1) }
+
+// FIRReceived counts a full intra request from a subscriber.
+func (c *Collector) FIRReceived() { c.firs.Add(1) }
+
+// NACKReceived counts a generic NACK packet from a subscriber.
+func (c *Collector) NACKReceived() { c.nacks.Add(1) }
+
+// LayerSwitched counts a simulcast layer switch a down-track was asked
+// to make.
+func (c *Collector) LayerSwitched() { c.layerSwitches.Add(1) }
 
 // ConnectionCreated counts a connect request the engine accepted.
 func (c *Collector) ConnectionCreated() { c.created.Add(1) }
@@ -138,6 +171,23 @@ type Snapshot struct {
 	// carried, and packets dropped on a send error (a batched write
 	// cannot report its error to the writer, so this is where it shows).
 	SendCalls, GSOMessages, GSOPackets, SendDrops uint64
+
+	// KeyFrames counts the key frames received from publishers (a
+	// meter's KeyFrames, where it has one); Retransmits the packets
+	// resent to subscribers to answer their NACKs (a sent meter's
+	// Retransmits).
+	KeyFrames, Retransmits uint64
+	// RTCP from subscribers (PLIs, FIRs, NACK packets) and key-frame
+	// requests sent to publishers; simulcast layer switches asked of
+	// down-tracks.
+	PLIsReceived, FIRsReceived, NACKsReceived uint64
+	KeyFrameRequests, LayerSwitches           uint64
+
+	// Webhook deliveries (filled in by the webhook senders): delivered,
+	// failed after every retry, and dropped without trying because the
+	// queue was full.
+	EventWebhookSuccessful, EventWebhookFailed, EventWebhookIgnored       int64
+	SessionWebhookSuccessful, SessionWebhookFailed, SessionWebhookIgnored int64
 }
 
 // AverageDuration is TotalDuration over the ended connections that had
@@ -177,17 +227,29 @@ func (c *Collector) Snapshot() Snapshot {
 	}
 	// Destroyed is read after created, so ongoing is never negative.
 	s.ConnectionsOngoing = max(s.ConnectionsCreated-s.ConnectionsDestroyed, 0)
-	s.ReceivedPackets, s.ReceivedBytes = c.received.totals()
-	s.SentPackets, s.SentBytes = c.sent.totals()
-	s.SealedPackets, s.SealedBytes = c.sealed.totals()
+	s.ReceivedPackets, s.ReceivedBytes, s.KeyFrames = c.received.totals()
+	s.SentPackets, s.SentBytes, s.Retransmits = c.sent.totals()
+	s.SealedPackets, s.SealedBytes, _ = c.sealed.totals()
+	s.PLIsReceived, s.FIRsReceived, s.NACKsReceived = c.plis.Load(), c.firs.Load(), c.nacks.Load()
+	s.KeyFrameRequests, s.LayerSwitches = c.keyFrameRequests.Load(), c.layerSwitches.Load()
 	return s
 }
 
 // meterSet sums live meters and the final values of retired ones.
 type meterSet struct {
-	mu             sync.Mutex
-	live           map[Meter]struct{}
-	packets, bytes uint64 // of retired meters
+	mu                    sync.Mutex
+	live                  map[Meter]struct{}
+	packets, bytes, other uint64 // of retired meters
+	// extra reads a third counter of a meter (key frames, retransmits);
+	// nil for none.
+	extra func(Meter) uint64
+}
+
+func (s *meterSet) extraOf(m Meter) uint64 {
+	if s.extra == nil {
+		return 0
+	}
+	return s.extra(m)
 }
 
 func (s *meterSet) add(m Meter) {
@@ -208,15 +270,17 @@ func (s *meterSet) remove(m Meter) {
 	delete(s.live, m)
 	s.packets += m.Packets()
 	s.bytes += m.Bytes()
+	s.other += s.extraOf(m)
 }
 
-func (s *meterSet) totals() (packets, bytes uint64) {
+func (s *meterSet) totals() (packets, bytes, other uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	packets, bytes = s.packets, s.bytes
+	packets, bytes, other = s.packets, s.bytes, s.other
 	for m := range s.live {
 		packets += m.Packets()
 		bytes += m.Bytes()
+		other += s.extraOf(m)
 	}
-	return packets, bytes
+	return packets, bytes, other
 }

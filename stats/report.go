@@ -42,6 +42,16 @@ type Report struct {
 	TotalSuccessfulAuthWebhook int64 `json:"total_successful_auth_webhook"`
 	TotalFailedAuthWebhook     int64 `json:"total_failed_auth_webhook"`
 
+	// Event and session webhooks: delivered (a 2xx answer), failed
+	// (every retry failed) and ignored (dropped because the delivery
+	// queue was full).
+	TotalSuccessfulEventWebhook   int64 `json:"total_successful_event_webhook"`
+	TotalFailedEventWebhook       int64 `json:"total_failed_event_webhook"`
+	TotalIgnoredEventWebhook      int64 `json:"total_ignored_event_webhook"`
+	TotalSuccessfulSessionWebhook int64 `json:"total_successful_session_webhook"`
+	TotalFailedSessionWebhook     int64 `json:"total_failed_session_webhook"`
+	TotalIgnoredSessionWebhook    int64 `json:"total_ignored_session_webhook"`
+
 	// SRTP: packets are counted after decryption (pion hands the engine
 	// only packets that decrypted), so received and decrypted are the
 	// same measurement. Sent counts packets written to subscribers.
@@ -56,27 +66,33 @@ type Report struct {
 // Report shapes s as GetStatsReport's body.
 func (s Snapshot) Report(version string) Report {
 	return Report{
-		Version:                    version,
-		TotalConnectionCreated:     s.ConnectionsCreated,
-		TotalConnectionUpdated:     s.ConnectionsUpdated,
-		TotalConnectionDestroyed:   s.ConnectionsDestroyed,
-		TotalSuccessfulConnections: s.ConnectionsSuccessful,
-		TotalOngoingConnections:    s.ConnectionsOngoing,
-		TotalFailedConnections:     s.ConnectionsFailed,
-		TotalDurationSec:           int64(s.TotalDuration / time.Second),
-		AverageDurationSec:         int64(s.AverageDuration() / time.Second),
-		AverageSetupTimeMsec:       int64(s.AverageSetup() / time.Millisecond),
-		TotalSessionCreated:        s.SessionsCreated,
-		TotalSessionDestroyed:      s.SessionsDestroyed,
-		TotalAuthWebhookAllowed:    s.AuthAllowed,
-		TotalAuthWebhookDenied:     s.AuthDenied,
-		TotalSuccessfulAuthWebhook: s.AuthAllowed + s.AuthDenied,
-		TotalFailedAuthWebhook:     s.AuthFailed,
-		TotalReceivedSRTP:          s.ReceivedPackets,
-		TotalReceivedSRTPByteSize:  s.ReceivedBytes,
-		TotalDecryptedSRTP:         s.ReceivedPackets,
-		TotalDecryptedSRTPByteSize: s.ReceivedBytes,
-		TotalSentSRTP:              s.SentPackets,
-		TotalSentSRTPByteSize:      s.SentBytes,
+		Version:                       version,
+		TotalConnectionCreated:        s.ConnectionsCreated,
+		TotalConnectionUpdated:        s.ConnectionsUpdated,
+		TotalConnectionDestroyed:      s.ConnectionsDestroyed,
+		TotalSuccessfulConnections:    s.ConnectionsSuccessful,
+		TotalOngoingConnections:       s.ConnectionsOngoing,
+		TotalFailedConnections:        s.ConnectionsFailed,
+		TotalDurationSec:              int64(s.TotalDuration / time.Second),
+		AverageDurationSec:            int64(s.AverageDuration() / time.Second),
+		AverageSetupTimeMsec:          int64(s.AverageSetup() / time.Millisecond),
+		TotalSessionCreated:           s.SessionsCreated,
+		TotalSessionDestroyed:         s.SessionsDestroyed,
+		TotalAuthWebhookAllowed:       s.AuthAllowed,
+		TotalAuthWebhookDenied:        s.AuthDenied,
+		TotalSuccessfulAuthWebhook:    s.AuthAllowed + s.AuthDenied,
+		TotalFailedAuthWebhook:        s.AuthFailed,
+		TotalSuccessfulEventWebhook:   s.EventWebhookSuccessful,
+		TotalFailedEventWebhook:       s.EventWebhookFailed,
+		TotalIgnoredEventWebhook:      s.EventWebhookIgnored,
+		TotalSuccessfulSessionWebhook: s.SessionWebhookSuccessful,
+		TotalFailedSessionWebhook:     s.SessionWebhookFailed,
+		TotalIgnoredSessionWebhook:    s.SessionWebhookIgnored,
+		TotalReceivedSRTP:             s.ReceivedPackets,
+		TotalReceivedSRTPByteSize:     s.ReceivedBytes,
+		TotalDecryptedSRTP:            s.ReceivedPackets,
+		TotalDecryptedSRTPByteSize:    s.ReceivedBytes,
+		TotalSentSRTP:                 s.SentPackets,
+		TotalSentSRTPByteSize:         s.SentBytes,
 	}
 }
