@@ -129,7 +129,7 @@ func (s *session) serve(r *http.Request) {
 	req.RemoteAddr, req.UserAgent = r.RemoteAddr, r.UserAgent()
 	conn, offer, err := s.h.engine.Connect(r.Context(), req)
 	if err != nil {
-		s.h.log.Info("connect rejected", "err", err, "channel_id", req.ChannelID)
+		s.h.log.Info("connect rejected", "err", err, "channel_id", req.ChannelID, "remote_addr", req.RemoteAddr)
 		s.closeWith(CloseCodeError, errorReason(err))
 		return
 	}
@@ -221,7 +221,7 @@ func (s *session) handle(data []byte) bool {
 			return s.fail("INVALID-SDP")
 		}
 		if err := s.conn.Answer(m.SDP); err != nil {
-			s.h.log.Info("answer rejected", "err", err, "connection_id", s.conn.ID())
+			s.h.log.Info("answer rejected", "err", err, "channel_id", s.conn.ChannelID(), "connection_id", s.conn.ID())
 			if errors.Is(err, sfu.ErrNoOfferPending) {
 				return s.fail(ReasonUnexpectedAnswer)
 			}
@@ -235,7 +235,7 @@ func (s *session) handle(data []byte) bool {
 		if err := s.conn.AddICECandidate(sfu.ICECandidate{
 			Candidate: m.Candidate, SDPMid: m.SDPMid, SDPMLineIndex: m.SDPMLineIndex, UsernameFragment: m.UsernameFragment,
 		}); err != nil {
-			s.h.log.Debug("candidate ignored", "err", err, "connection_id", s.conn.ID())
+			s.h.log.Debug("candidate ignored", "err", err, "channel_id", s.conn.ChannelID(), "connection_id", s.conn.ID())
 		}
 	case "pong":
 		s.conn.Pong(env.Stats) // optional: nil when absent

@@ -3,14 +3,21 @@
 //
 // Every flag can also be set with an environment variable (shown in
 // -help); a flag given on the command line wins.
+//
+// SIGTERM (or SIGINT) drains: new connects are refused with 4490 and a
+// reason to retry, /readyz answers 503, and connections have
+// -drain-timeout to end before the rest are closed with 1001. A second
+// signal cuts the drain short.
 package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"embed"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -25,7 +32,9 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/httpapi"
+	"github.com/gosfu/sfu/metrics"
 	"github.com/gosfu/sfu/signaling"
+	"github.com/gosfu/sfu/webhook"
 )
 
 //go:embed web
@@ -42,7 +51,17 @@ type config struct {
 	batchSends bool
 	pionSRTP   bool
 	logLevel   string
+	logFormat  string
 	iceServers string
+	// Webhooks (empty URLs send none).
+	authWebhookURL     string
+	authWebhookTimeout time.Duration
+	eventWebhookURL    string
+	sessionWebhookURL  string
+	// drainTimeout bounds the graceful drain after SIGTERM.
+	drainTimeout time.Duration
+	// stopNow, when closed, cuts a drain short (a second signal).
+	stopNow <-chan struct{}
 	// debugListen serves net/http/pprof when set.
 	debugListen string
 	// interfaceFilter, when set, gathers candidates on that interface
@@ -73,6 +92,12 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.batchSends, "batch-sends", envBool("SFU_BATCH_SENDS", true), "batch UDP sends with sendmmsg(2) and UDP GSO, Linux only (SFU_BATCH_SENDS)")
 	fs.BoolVar(&c.pionSRTP, "pion-srtp", envBool("SFU_PION_SRTP", false), "leave SRTP to pion instead of the engine's own egress and ingress (SFU_PION_SRTP)")
 	fs.StringVar(&c.logLevel, "log-level", env("SFU_LOG_LEVEL", "info"), "debug, info, warn or error (SFU_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", env("SFU_LOG_FORMAT", "text"), "text or json, one object per line (SFU_LOG_FORMAT)")
+	fs.StringVar(&c.authWebhookURL, "auth-webhook-url", env("SFU_AUTH_WEBHOOK_URL", ""), "POST every connect here and admit it only if the answer allows it (SFU_AUTH_WEBHOOK_URL)")
+	fs.DurationVar(&c.authWebhookTimeout, "auth-webhook-timeout", envDuration("SFU_AUTH_WEBHOOK_TIMEOUT", webhook.DefaultAuthTimeout), "refuse a connect whose auth webhook has not answered in this time (SFU_AUTH_WEBHOOK_TIMEOUT)")
+	fs.StringVar(&c.eventWebhookURL, "event-webhook-url", env("SFU_EVENT_WEBHOOK_URL", ""), "POST connection.created/updated/destroyed here (SFU_EVENT_WEBHOOK_URL)")
+	fs.StringVar(&c.sessionWebhookURL, "session-webhook-url", env("SFU_SESSION_WEBHOOK_URL", ""), "POST session.created/destroyed here (SFU_SESSION_WEBHOOK_URL)")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", envDuration("SFU_DRAIN_TIMEOUT", 30*time.Second), "on SIGTERM, refuse new connects and wait this long for connections to end before closing them (SFU_DRAIN_TIMEOUT)")
 	fs.StringVar(&c.interfaceFilter, "interface", env("SFU_INTERFACE", ""), "gather ICE candidates on this network interface only (SFU_INTERFACE)")
 	fs.StringVar(&c.debugListen, "debug-listen", env("SFU_DEBUG_LISTEN", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060; off by default (SFU_DEBUG_LISTEN)")
 	fs.StringVar(&c.iceServers, "ice-servers", env("SFU_ICE_SERVERS", ""), "comma-separated STUN/TURN URLs handed to clients (SFU_ICE_SERVERS)")
@@ -91,15 +116,48 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return fmt.Errorf("log level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	log, err := newLogger(os.Stderr, c.logFormat, level)
+	if err != nil {
+		return err
+	}
+
+	// The first SIGTERM or SIGINT drains; a second one stops at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, drain := context.WithCancel(context.Background())
+	defer drain()
+	stopNow := make(chan struct{})
+	c.stopNow = stopNow
+	go func() {
+		s := <-sigs
+		log.Info("signal: draining; send it again to stop at once", "signal", s.String())
+		drain()
+		s = <-sigs
+		log.Info("signal: stopping now", "signal", s.String())
+		close(stopNow)
+	}()
 	return serve(ctx, c, log, nil)
 }
 
-// serve runs the server until ctx is done, then closes every connection
-// (clients see close code 1001) and returns once all goroutines ended. If
-// ready is not nil, it receives the signaling address once listening.
+// newLogger logs to w as text or JSON (one object per line).
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
+
+// serve runs the server until ctx is done, then drains: new connects are
+// refused (4490, retry) and /readyz answers 503 while the connections
+// have c.drainTimeout to end (less if c.stopNow closes); the rest are then
+// closed (clients see close code 1001). It returns once all goroutines
+// ended. If ready is not nil, it receives the signaling address once
+// listening.
 func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Addr) error {
 	opts := sfu.Options{
 		Logger:          log,
@@ -118,10 +176,30 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 		keep := c.interfaceFilter
 		opts.InterfaceFilter = func(name string) bool { return name == keep }
 	}
+	if c.authWebhookURL != "" {
+		opts.Authenticate = webhook.NewAuthenticator(c.authWebhookURL, webhook.WithAuthTimeout(c.authWebhookTimeout)).Authenticate
+	}
 	engine, err := sfu.NewEngine(opts)
 	if err != nil {
 		return err
 	}
+	var notifier *webhook.Notifier
+	if c.eventWebhookURL != "" || c.sessionWebhookURL != "" {
+		notifier = webhook.NewNotifier(webhook.NotifierConfig{
+			EventURL: c.eventWebhookURL, SessionURL: c.sessionWebhookURL, Logger: log,
+		})
+		engine.AddObserver(notifier)
+		// Deferred, so after the engine closed: the connections' and
+		// sessions' last webhooks are queued by then.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := notifier.Close(ctx); err != nil {
+				log.Warn("webhooks left unsent", "err", err)
+			}
+		}()
+	}
+	m := metrics.New(engine)
 
 	mux := http.NewServeMux()
 	mux.Handle("/signaling", signaling.NewHandler(engine, signaling.WithLogger(log)))
@@ -138,7 +216,7 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 		return err
 	}
 	serveErr := make(chan error, 3)
-	apiSrv, err := serveAPI(c, engine, log, serveErr)
+	apiSrv, err := serveAPI(c, engine, m, log, serveErr)
 	if err != nil {
 		ln.Close()
 		engine.Close(context.Background())
@@ -159,6 +237,7 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
+		drainEngine(engine, c, log)
 		log.Info("shutting down")
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -185,9 +264,59 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 	return err
 }
 
+// drainEngine refuses new connects and waits up to c.drainTimeout for the
+// connections to end (or until c.stopNow), then closes the rest with 1001.
+func drainEngine(engine *sfu.Engine, c config, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
+	defer cancel()
+	if c.stopNow != nil {
+		go func() {
+			select {
+			case <-c.stopNow:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	log.Info("draining", "timeout", c.drainTimeout.String())
+	if err := engine.Drain(ctx); err != nil {
+		log.Info("drain cut short: remaining connections closed", "err", err)
+	}
+}
+
+// apiMux serves the management API with the probes and metrics beside
+// it: GET /healthz, GET /readyz and GET /metrics (the last behind the
+// bearer token when one is set).
+func apiMux(c config, engine *sfu.Engine, m *metrics.Metrics, api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", httpapi.HealthHandler())
+	mux.Handle("GET /readyz", httpapi.ReadyHandler(engine))
+	mux.Handle("GET /metrics", requireToken(c.apiToken, m.Handler()))
+	mux.Handle("/", api)
+	return mux
+}
+
+// requireToken answers 401 unless the request carries "Authorization:
+// Bearer <token>"; an empty token lets everything through.
+func requireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") ||
+			subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gosfu"`)
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // serveAPI starts the management API on c.apiListen (nil server when it
 // is empty); Serve's result goes to errc.
-func serveAPI(c config, engine *sfu.Engine, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+func serveAPI(c config, engine *sfu.Engine, m *metrics.Metrics, log *slog.Logger, errc chan<- error) (*http.Server, error) {
 	if c.apiListen == "" {
 		return nil, nil
 	}
@@ -199,7 +328,7 @@ func serveAPI(c config, engine *sfu.Engine, log *slog.Logger, errc chan<- error)
 	if err != nil {
 		return nil, fmt.Errorf("management API: %w", err)
 	}
-	srv := &http.Server{Handler: httpapi.NewHandler(engine, opts...), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: apiMux(c, engine, m, httpapi.NewHandler(engine, opts...)), ReadHeaderTimeout: 10 * time.Second}
 	log.Info("management API listening", "addr", "http://"+ln.Addr().String()+"/", "bearer_token", c.apiToken != "")
 	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && c.apiToken == "" {
 		log.Warn("management API reachable beyond loopback without --api-token")
@@ -242,6 +371,13 @@ func env(key, def string) string {
 
 func envInt(key string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(key)); err == nil {
 		return v
 	}
 	return def

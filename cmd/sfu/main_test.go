@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func startServer(t *testing.T, ctx context.Context) (addr string, done <-chan error) {
 	t.Helper()
-	c, err := parseFlags([]string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--interface", "lo", "--api-listen", ""})
+	c, err := parseFlags([]string{"--listen", "127.0.0.1:0", "--udp-port", "0", "--interface", "lo", "--api-listen", "", "--drain-timeout", "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
