@@ -37,10 +37,19 @@ inner='
 set -u
 ip link set lo up 2>/dev/null || true
 log="$tmp/sfu.log"
-"$tmp/sfu" --listen 127.0.0.1:5000 --api-listen 127.0.0.1:3000 --udp-port 5000 --log-level debug >"$log" 2>&1 &
+"$tmp/sfu" --listen 127.0.0.1:5000 --api-listen 127.0.0.1:3000 --udp-port 5000 --log-level debug --drain-timeout 2s >"$log" 2>&1 &
 pid=$!
+# A second server whose connects go through an auth webhook (and whose
+# events go to an event webhook): the webhook endpoint on 127.0.0.1:5098 is
+# served by e2e/tests/webhook.test.mjs itself.
+authlog="$tmp/sfu-auth.log"
+"$tmp/sfu" --listen 127.0.0.1:5001 --api-listen "" --udp-port 5001 --log-level debug --log-format json \
+	--auth-webhook-url http://127.0.0.1:5098/auth --auth-webhook-timeout 5s \
+	--event-webhook-url http://127.0.0.1:5098/event --drain-timeout 0 >"$authlog" 2>&1 &
+authpid=$!
 
 stop_server() {
+	kill -TERM "$authpid" 2>/dev/null && wait "$authpid" 2>/dev/null
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -57,8 +66,8 @@ stop_server() {
 up=0
 for _ in $(seq 1 150); do
 	if ! kill -0 "$pid" 2>/dev/null; then break; fi
-	if node -e "fetch(process.argv[1]).then(() => process.exit(0), () => process.exit(1))" \
-		"http://127.0.0.1:5000/" 2>/dev/null; then
+	if node -e "Promise.all(process.argv.slice(1).map((u) => fetch(u))).then(() => process.exit(0), () => process.exit(1))" \
+		"http://127.0.0.1:5000/" "http://127.0.0.1:5001/" 2>/dev/null; then
 		up=1
 		break
 	fi
@@ -74,6 +83,7 @@ fi
 
 status=0
 SFU_SIGNALING_URL=ws://127.0.0.1:5000/signaling SFU_HTTP_URL=http://127.0.0.1:5000/ GOPUB="$tmp/gopub" \
+	SFU_AUTH_SIGNALING_URL=ws://127.0.0.1:5001/signaling SFU_WEBHOOK_PORT=5098 \
 	timeout -k 10 900 node --test --test-concurrency=1 e2e/tests/ || status=$?
 stop_server || true
 # Chromium takes the DTLS client role, so the engine must have sealed
@@ -93,6 +103,8 @@ fi
 if [ "$status" != 0 ]; then
 	echo "----- server log (exit status $status) -----" >&2
 	cat "$log" >&2
+	echo "----- auth webhook server log -----" >&2
+	cat "$authlog" >&2
 fi
 exit "$status"
 '
