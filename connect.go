@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -82,6 +83,9 @@ func (e *Engine) connect(ctx context.Context, req ConnectRequest) (*Connection, 
 // hook returned (the auth webhook names its failures that way).
 func (e *Engine) authenticate(ctx context.Context, req *ConnectRequest) (Decision, error) {
 	d, err := e.opts.Authenticate(ctx, req)
+	if err == nil && d.Allow {
+		err = e.checkDecisionMetadata(d)
+	}
 	e.stats.AuthResult(d.Allow, err)
 	if err != nil {
 		if rej, ok := errors.AsType[*RejectedError](err); ok {
@@ -97,6 +101,17 @@ func (e *Engine) authenticate(ctx context.Context, req *ConnectRequest) (Decisio
 		return Decision{}, &RejectedError{Reason: reason}
 	}
 	return d, nil
+}
+
+// checkDecisionMetadata holds the hook's metadata to the bounds of the
+// client's own: it goes into every notify of the channel.
+func (e *Engine) checkDecisionMetadata(d Decision) error {
+	for _, md := range []json.RawMessage{d.Metadata, d.EventMetadata} {
+		if len(md) > e.opts.MaxMetadataSize || len(md) > 0 && !json.Valid(md) {
+			return fmt.Errorf("sfu: Authenticate returned metadata that is not JSON of at most %d bytes", e.opts.MaxMetadataSize)
+		}
+	}
+	return nil
 }
 
 func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {

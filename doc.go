@@ -14,6 +14,11 @@
 //	defer engine.Close(context.Background())
 //	mux.Handle("/signaling", signaling.NewHandler(engine))
 //
+// Operators and adapters learn what happens through an [Observer] added
+// with [Engine.AddObserver] (connects refused, connections and channels
+// created and destroyed; the webhook and metrics packages are observers),
+// and [Engine.Drain] stops admitting clients while existing ones finish.
+//
 // Errors returned by the API can be matched with errors.Is against the
 // sentinel errors ErrChannelNotFound, ErrConnectionNotFound,
 // ErrInvalidArgument, ErrFeatureDisabled and ErrClosed.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,6 +165,9 @@ func TestAuthWebhookRefusals(t *testing.T) {
 		{"allowed not a boolean", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, `{"allowed": "yes"}`)
 		}, webhook.ReasonAuthInvalidResponse, false},
+		{"authz metadata over the engine's limit", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, `{"allowed": true, "authz_metadata": "`+strings.Repeat("x", sfu.DefaultMaxMetadataSize)+`"}`)
+		}, "AUTH-ERROR", false},
 		{"no answer in time", func(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done() // the engine gives up and hangs up
 		}, webhook.ReasonAuthTimeout, false},
