@@ -162,3 +162,55 @@ func TestValidRemoteStats(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// keyMeter is a published stream's meter with a key-frame count; the
+// sent side's with retransmissions.
+type keyMeter struct {
+	meter
+	keys, rtx atomic.Uint64
+}
+
+func (m *keyMeter) KeyFrames() uint64   { return m.keys.Load() }
+func (m *keyMeter) Retransmits() uint64 { return m.rtx.Load() }
+
+func TestKeyFramesAndRetransmitsKeepEndedTotals(t *testing.T) {
+	c := NewCollector()
+	in, out, plain := &keyMeter{}, &keyMeter{}, &meter{}
+	c.AddReceived(in)
+	c.AddReceived(plain) // no key-frame count: adds none
+	c.AddSent(out)
+	in.keys.Add(3)
+	out.rtx.Add(2)
+	c.RemoveReceived(in)
+	in.keys.Add(5) // after removal: not counted
+	s := c.Snapshot()
+	if s.KeyFrames != 3 || s.Retransmits != 2 {
+		t.Errorf("key frames %d, retransmits %d; want 3, 2", s.KeyFrames, s.Retransmits)
+	}
+	c.PLIReceived()
+	c.FIRReceived()
+	c.NACKReceived()
+	c.NACKReceived()
+	c.KeyFrameRequested()
+	c.LayerSwitched()
+	s = c.Snapshot()
+	if s.PLIsReceived != 1 || s.FIRsReceived != 1 || s.NACKsReceived != 2 || s.KeyFrameRequests != 1 || s.LayerSwitches != 1 {
+		t.Errorf("%+v", s)
+	}
+}
+
+func TestWebhookReportNames(t *testing.T) {
+	s := Snapshot{EventWebhookSuccessful: 1, EventWebhookFailed: 2, EventWebhookIgnored: 3,
+		SessionWebhookSuccessful: 4, SessionWebhookFailed: 5, SessionWebhookIgnored: 6}
+	b, err := json.Marshal(s.Report("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]int{"total_successful_event_webhook": 1, "total_failed_event_webhook": 2,
+		"total_ignored_event_webhook": 3, "total_successful_session_webhook": 4,
+		"total_failed_session_webhook": 5, "total_ignored_session_webhook": 6} {
+		if want := `"` + k + `":` + string(rune('0'+v)); !strings.Contains(string(b), want) {
+			t.Errorf("%s missing from %s", want, b)
+		}
+	}
+}

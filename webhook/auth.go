@@ -54,7 +54,11 @@ func WithAuthClient(c *http.Client) AuthOption { return func(a *Authenticator) {
 
 // NewAuthenticator returns an Authenticator that POSTs to url.
 func NewAuthenticator(url string, opts ...AuthOption) *Authenticator {
-	a := &Authenticator{url: url, client: &http.Client{}, timeout: DefaultAuthTimeout}
+	// Connects come in bursts (a meeting starts): keep more connections
+	// to the webhook than net/http's default two.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	a := &Authenticator{url: url, client: &http.Client{Transport: t}, timeout: DefaultAuthTimeout}
 	for _, o := range opts {
 		o(a)
 	}
