@@ -237,16 +237,22 @@ func (n *Notifier) run() {
 
 func (n *Notifier) queueUpdates() {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return
+	ids := make([]string, 0, len(n.live))
+	for id := range n.live {
+		ids = append(ids, id)
 	}
-	now := time.Now()
-	for _, created := range n.live {
-		ev := created
-		ev.Kind, ev.Time, ev.Setup = sfu.ConnectionUpdated, now, 0
-		ev.Duration = now.Sub(created.Time)
-		n.enqueueLocked(ev)
+	n.mu.Unlock()
+	// One connection at a time, so that the engine (whose Observe calls
+	// wait for n.mu) never waits for more than one marshal.
+	for _, id := range ids {
+		n.mu.Lock()
+		if created, ok := n.live[id]; ok && !n.closed {
+			now := time.Now()
+			ev := created
+			ev.Kind, ev.Time, ev.Setup, ev.Duration = sfu.ConnectionUpdated, now, 0, now.Sub(created.Time)
+			n.enqueueLocked(ev)
+		}
+		n.mu.Unlock()
 	}
 }
 
