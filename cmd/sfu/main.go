@@ -104,7 +104,12 @@ func parseFlags(args []string) (config, error) {
 	return c, fs.Parse(args)
 }
 
-func run(args []string) error {
+func run(args []string) error { return runWith(args, os.Stderr, nil) }
+
+// runWith is run logging to logOut; ready, when not nil, is told the
+// management API's address (when it is on) and then the signaling address
+// once listening (tests).
+func runWith(args []string, logOut io.Writer, ready chan<- net.Addr) error {
 	c, err := parseFlags(args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,10 +121,11 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return fmt.Errorf("log level: %w", err)
 	}
-	log, err := newLogger(os.Stderr, c.logFormat, level)
+	log, err := newLogger(logOut, c.logFormat, level)
 	if err != nil {
 		return err
 	}
+	c.apiReady = ready
 
 	// The first SIGTERM or SIGINT drains; a second one stops at once.
 	sigs := make(chan os.Signal, 2)
@@ -127,17 +133,25 @@ func run(args []string) error {
 	defer signal.Stop(sigs)
 	ctx, drain := context.WithCancel(context.Background())
 	defer drain()
-	stopNow := make(chan struct{})
+	stopNow, done := make(chan struct{}), make(chan struct{})
+	defer close(done)
 	c.stopNow = stopNow
 	go func() {
-		s := <-sigs
-		log.Info("signal: draining; send it again to stop at once", "signal", s.String())
-		drain()
-		s = <-sigs
-		log.Info("signal: stopping now", "signal", s.String())
-		close(stopNow)
+		select {
+		case s := <-sigs:
+			log.Info("signal: draining; send it again to stop at once", "signal", s.String())
+			drain()
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			log.Info("signal: stopping now", "signal", s.String())
+			close(stopNow)
+		case <-done:
+		}
 	}()
-	return serve(ctx, c, log, nil)
+	return serve(ctx, c, log, ready)
 }
 
 // newLogger logs to w as text or JSON (one object per line).
