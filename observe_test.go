@@ -31,15 +31,16 @@ func (r *recorder) Observe(ev sfu.LifecycleEvent) {
 	}
 }
 
-// waitKind waits for an event of kind and returns every event so far.
-func (r *recorder) waitKind(t *testing.T, ctx context.Context, kind sfu.LifecycleKind) []sfu.LifecycleEvent {
+// waitKind waits for an event of kind (about connection connID, if not
+// empty) and returns every event so far.
+func (r *recorder) waitKind(t *testing.T, ctx context.Context, kind sfu.LifecycleKind, connID ...string) []sfu.LifecycleEvent {
 	t.Helper()
 	for {
 		r.mu.Lock()
 		evs := append([]sfu.LifecycleEvent(nil), r.events...)
 		r.mu.Unlock()
 		for _, ev := range evs {
-			if ev.Kind == kind {
+			if ev.Kind == kind && (len(connID) == 0 || ev.Connection.ConnectionID == connID[0]) {
 				return evs
 			}
 		}
@@ -74,6 +75,7 @@ func TestObserverSeesLifecycleInOrder(t *testing.T) {
 	if err := b.Disconnect(ctx); err != nil {
 		t.Fatal(err)
 	}
+	rec.waitKind(t, ctx, sfu.ConnectionDestroyed, b.ConnectionID())
 	if err := a.Disconnect(ctx); err != nil {
 		t.Fatal(err)
 	}
