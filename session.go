@@ -117,19 +117,17 @@ type Event struct {
 // Notify is a channel event, shaped as Sora's notify message (without its
 // "type" key).
 type Notify struct {
-	EventType    string          `json:"event_type"`
-	Timestamp    string          `json:"timestamp"`
-	Role         Role            `json:"role"`
-	ChannelID    string          `json:"channel_id"`
-	ClientID     string          `json:"client_id"`
-	BundleID     string          `json:"bundle_id"`
-	ConnectionID string          `json:"connection_id"`
-	Audio        bool            `json:"audio"`
-	Video        bool            `json:"video"`
-	Metadata     json.RawMessage `json:"metadata,omitempty"`
-	// AuthzMetadata is what the Authenticate hook (the auth webhook)
-	// returned for the connection.
-	AuthzMetadata     json.RawMessage `json:"authz_metadata,omitempty"`
+	EventType         string          `json:"event_type"`
+	Timestamp         string          `json:"timestamp"`
+	Role              Role            `json:"role"`
+	ChannelID         string          `json:"channel_id"`
+	ClientID          string          `json:"client_id"`
+	BundleID          string          `json:"bundle_id"`
+	ConnectionID      string          `json:"connection_id"`
+	Audio             bool            `json:"audio"`
+	Video             bool            `json:"video"`
+	Metadata          json.RawMessage `json:"metadata,omitempty"`
+	AuthzMetadata     json.RawMessage `json:"authz_metadata,omitempty"` // from Authenticate
 	Minutes           int             `json:"minutes"`
 	Connections       int             `json:"channel_connections"`
 	SendRecv          int             `json:"channel_sendrecv_connections"`
