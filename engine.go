@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/ice/v4"
 
+	"github.com/gosfu/sfu/datachannel"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
 	"github.com/gosfu/sfu/stats"
@@ -32,6 +33,8 @@ type Engine struct {
 	wg sync.WaitGroup // every goroutine the engine starts
 
 	stats *stats.Collector // GetStatsReport counters
+
+	dcCounters datachannel.Counters // DataChannel messages and drops
 }
 
 // New returns an engine configured by opts. It panics only if the UDP
@@ -212,7 +215,10 @@ func (e *Engine) validate(req *ConnectRequest) error {
 	} else {
 		req.Video.CodecType = e.opts.DefaultVideoCodec
 	}
-	if req.Role.Sends() && req.Audio.Disabled && req.Video.Disabled {
+	if err := e.validateDataChannels(req); err != nil {
+		return err
+	}
+	if req.Role.Sends() && req.Audio.Disabled && req.Video.Disabled && !e.dataChannelSignaling(req) {
 		return invalid("role", "%s with audio and video both false sends nothing", req.Role)
 	}
 	return nil

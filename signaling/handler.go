@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/datachannel"
 )
 
 // Defaults for Handler options.
@@ -81,6 +82,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(-1) // sizes are checked in readMessage, to close with 4490
 	s := &session{h: h, ws: ws, in: make(chan inbound), quit: make(chan struct{})}
+	s.out = wsTransport{s}
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("signaling panic", "panic", p)
@@ -111,6 +113,15 @@ type session struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	rbuf []byte // readMessage's, kept between messages up to maxKeptReadBuffer
+
+	// out carries events: the WebSocket, then the DataChannels once the
+	// connection switched. wsGone is set when a switched connection with
+	// ignore_disconnect_websocket lost (or is losing) its WebSocket,
+	// which then no longer ends it.
+	out      transport
+	switched bool
+	ignoreWS bool
+	wsGone   bool
 }
 
 // maxKeptReadBuffer bounds the read buffer a session keeps between
@@ -172,23 +183,34 @@ func (s *session) awaitConnect() (sfu.ConnectRequest, bool) {
 	}
 }
 
-// loop relays engine events to the client and client messages to the
-// engine until either side ends.
+// loop relays engine events to the client and client messages (on the
+// WebSocket and the DataChannels) to the engine until either side ends.
 func (s *session) loop() {
+	in := s.in
 	for {
 		select {
 		case ev := <-s.conn.Events():
-			if msg := eventMessage(ev); msg != nil {
-				if err := s.write(msg); err != nil {
-					s.conn.Close(sfu.ReasonTransportClosed)
-					return
-				}
+			if err := s.sendEvent(ev); err != nil {
+				s.h.log.Debug("send event", "err", err, "connection_id", s.conn.ID())
+				s.conn.Close(sfu.ReasonTransportClosed)
+				return
 			}
 		case <-s.conn.Done():
 			reason := s.conn.CloseReason()
 			s.closeWith(websocket.StatusCode(reason.Code), reason.Reason)
 			return
-		case m := <-s.in:
+		case m := <-s.conn.DataChannelMessages():
+			if !s.handleDataChannel(m) {
+				return
+			}
+		case m := <-in:
+			if m.err != nil && s.switched && s.ignoreWS {
+				// The client closes its WebSocket after the switch;
+				// the connection lives on its DataChannels.
+				s.wsGone, in = true, nil
+				s.ws.CloseNow()
+				continue
+			}
 			if m.err != nil {
 				s.conn.Close(sfu.ReasonTransportClosed)
 				s.closeOnReadError(m.err)
@@ -199,6 +221,35 @@ func (s *session) loop() {
 			}
 		}
 	}
+}
+
+// sendEvent sends one engine event: on the WebSocket before the switch;
+// after it on its DataChannel, except pings, which stay on the WebSocket
+// while there is one and become req-stats on the stats DataChannel once
+// it is gone.
+func (s *session) sendEvent(ev sfu.Event) error {
+	msg, label := eventMessage(ev)
+	if msg == nil {
+		return nil
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("signaling: marshal: %w", err)
+	}
+	switch {
+	case ev.Kind == sfu.EventSwitched:
+		if err := s.writeWS(b); err != nil {
+			return err
+		}
+		s.switched, s.ignoreWS = true, ev.IgnoreDisconnectWebSocket
+		s.out = dcTransport{s.conn}
+		return nil
+	case ev.Kind == sfu.EventPing && s.switched && s.wsGone:
+		return s.conn.SendDataChannel(datachannel.LabelStats, reqStats)
+	case ev.Kind == sfu.EventPing:
+		return s.writeWS(b)
+	}
+	return s.out.send(label, b)
 }
 
 // handle processes one client message after connect. It reports whether
@@ -292,6 +343,10 @@ func (s *session) write(v any) error {
 	if err != nil {
 		return fmt.Errorf("signaling: marshal: %w", err)
 	}
+	return s.writeWS(b)
+}
+
+func (s *session) writeWS(b []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	return s.ws.Write(ctx, websocket.MessageText, b)
