@@ -83,4 +83,23 @@ describe("DataChannel signaling and messaging", () => {
       assert.ok(idB);
     });
   });
+
+  test("messaging() connections: no media, a message each way", { timeout: T }, async () => {
+    await withClients(env.browser, env.sdkPage, async (open) => {
+      const channelId = randomChannel("msg");
+      const options = { dataChannels: [{ label: "#room", direction: "sendrecv" }] };
+      const a = await open("A");
+      await a.start({ role: "messaging", channelId, options });
+      const b = await open("B");
+      const idB = await b.start({ role: "messaging", channelId, options });
+      for (const c of [a, b]) await c.waitFor("switched", () => window.events.switched[0] || false);
+      await a.waitForNotify("connection.created", idB);
+      await a.page.evaluate(() => window.sendMessage("#room", "ping"));
+      assert.deepEqual(await b.waitFor("A's message", () => window.events.message[0] || false), { label: "#room", text: "ping" });
+      await b.page.evaluate(() => window.sendMessage("#room", "pong"));
+      assert.deepEqual(await a.waitFor("B's message", () => window.events.message[0] || false), { label: "#room", text: "pong" });
+      const media = await a.page.evaluate(() => window.conn.pc.getTransceivers().length);
+      assert.equal(media, 0);
+    });
+  });
 });
