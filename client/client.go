@@ -255,9 +255,13 @@ func (c *Client) writeWS(v any) error {
 func (c *Client) Disconnect(ctx context.Context) error {
 	msg := map[string]string{"type": "disconnect", "reason": "NO-ERROR"}
 	var err error
-	if c.Switched() && c.signalingChannel() != nil {
-		// The server answers by closing the DataChannels.
-		err = c.sendOn("signaling", msg)
+	if c.Switched() {
+		// The server answers by closing the DataChannels. The server
+		// switched once it saw them open; here the signaling one may
+		// still be opening.
+		if err = c.Wait(ctx, func() bool { return c.signalingChannel() != nil }); err == nil {
+			err = c.sendOn("signaling", msg)
+		}
 	} else {
 		err = c.Send(ctx, msg)
 	}
@@ -394,20 +398,20 @@ func (c *Client) finish(err error) {
 func (c *Client) handle(data []byte) error {
 	c.handleMu.Lock()
 	defer c.handleMu.Unlock()
-	return c.handleJSON(data)
+	return c.handleJSON(data, true)
 }
 
 // handleJSON dispatches one message from the server, from the WebSocket
 // or the notify and push DataChannels (which carry the same messages).
 // c.handleMu must be held.
-func (c *Client) handleJSON(data []byte) error {
+func (c *Client) handleJSON(data []byte, viaWS bool) error {
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		c.log.Debug("ignoring malformed message", "err", err)
 		return nil
 	}
 	raw := json.RawMessage(data)
-	if f := c.cfg.OnMessage; f != nil {
+	if f := c.cfg.OnMessage; f != nil && viaWS {
 		c.dispatch.push(func() { f(env.Type, raw) })
 	}
 	switch env.Type {

@@ -58,6 +58,11 @@ func (c *Client) onDataChannel(dc *webrtc.DataChannel) {
 	c.channels[label] = dc
 	c.mu.Unlock()
 	dc.OnMessage(func(m webrtc.DataChannelMessage) { c.onDataChannelMessage(label, m.Data) })
+	dc.OnOpen(func() {
+		c.mu.Lock()
+		c.bump()
+		c.mu.Unlock()
+	})
 	if label == datachannel.LabelSignaling {
 		dc.OnClose(func() { c.dcCloseOnce.Do(func() { close(c.dcClosed) }) })
 	}
@@ -103,7 +108,7 @@ func (c *Client) onDataChannelMessage(label string, data []byte) {
 	case datachannel.LabelNotify, datachannel.LabelPush:
 		c.handleMu.Lock()
 		defer c.handleMu.Unlock()
-		_ = c.handleJSON(data)
+		_ = c.handleJSON(data, false)
 	case datachannel.LabelSignaling:
 		var m dataChannelMessage
 		if err := json.Unmarshal(data, &m); err != nil {
@@ -241,4 +246,11 @@ func (c *Client) signalingChannel() *webrtc.DataChannel {
 		return nil
 	}
 	return dc
+}
+
+// CloseWebSocket drops the signaling WebSocket only, as when a browser
+// loses it: without ignore_disconnect_websocket the server ends the
+// connection; with it, a switched connection goes on.
+func (c *Client) CloseWebSocket() {
+	_ = c.ws.CloseNow()
 }

@@ -97,8 +97,9 @@ type Config struct {
 	// OnReOffer is called with the re-offer's SDP after the re-answer was
 	// sent.
 	OnReOffer func(sdp string)
-	// OnMessage is called for every message the server sends, before the
-	// type-specific callback, with the message type and the whole message.
+	// OnMessage is called for every message the server sends on the
+	// WebSocket, before the type-specific callback, with the message type
+	// and the whole message.
 	OnMessage func(msgType string, raw json.RawMessage)
 
 	// DataChannelSignaling and IgnoreDisconnectWebSocket are sent as

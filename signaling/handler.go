@@ -207,7 +207,7 @@ func (s *session) loop() {
 			if m.err != nil && s.switched && s.ignoreWS {
 				// The client closes its WebSocket after the switch;
 				// the connection lives on its DataChannels.
-				s.wsGone, in = true, nil
+				in = nil
 				s.ws.CloseNow()
 				continue
 			}
@@ -241,7 +241,9 @@ func (s *session) sendEvent(ev sfu.Event) error {
 		if err := s.writeWS(b); err != nil {
 			return err
 		}
-		s.switched, s.ignoreWS = true, ev.IgnoreDisconnectWebSocket
+		// With ignore_disconnect_websocket the client closes the
+		// WebSocket on "switched": nothing more is written to it.
+		s.switched, s.ignoreWS, s.wsGone = true, ev.IgnoreDisconnectWebSocket, ev.IgnoreDisconnectWebSocket
 		s.out = dcTransport{s.conn}
 		return nil
 	case ev.Kind == sfu.EventPing && s.switched && s.wsGone:
