@@ -43,7 +43,8 @@ func Version() string { return version() }
 // durations; sessions (channel lifetimes); packets and bytes received from
 // publishers and sent to subscribers, and how many of them the engine's
 // own SRTP paths opened and sealed; with Options.BatchSends, the batched
-// socket's system calls, GSO messages and send drops.
+// socket's system calls, GSO messages and send drops; DataChannel
+// messages both ways.
 func (e *Engine) Stats() stats.Snapshot {
 	s := e.stats.Snapshot()
 	if b, ok := e.pion.batch.(interface{ Stats() udpbatch.Stats }); ok {
@@ -53,6 +54,9 @@ func (e *Engine) Stats() stats.Snapshot {
 	if in := e.pion.in; in != nil {
 		s.OpenedPackets, s.OpenRejects = in.Opened(), in.Rejected()
 	}
+	dc := e.dcCounters.Snapshot()
+	s.SCTPReceivedMessages, s.SCTPReceivedBytes = dc.ReceivedMessages, dc.ReceivedBytes
+	s.SCTPSentMessages, s.SCTPSentBytes = dc.SentMessages, dc.SentBytes
 	return s
 }
 

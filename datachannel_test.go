@@ -278,6 +278,20 @@ func TestDataChannelFanOutExactlyOnce(t *testing.T) {
 	if st.Relayed != 2 || st.Delivered != 2*receivers {
 		t.Fatalf("relayed %d, delivered %d; want 2 and %d", st.Relayed, st.Delivered, 2*receivers)
 	}
+	// GetStatsReport counts every DataChannel message (signaling too):
+	// at least the two sent and the deliveries, the plain half of which
+	// carried len(msg)+3 bytes.
+	b, err := json.Marshal(ts.engine.StatsReport())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]uint64
+	_ = json.Unmarshal(b, &rep) // the version string does not decode; the counters do
+	plainBytes := uint64(receivers / 2 * (len(msg) + 3))
+	if rep["total_received_sctp"] < 2 || rep["total_received_sctp_byte_size"] < uint64(len(msg)+3) ||
+		rep["total_sent_sctp"] < 2*receivers || rep["total_sent_sctp_byte_size"] < plainBytes {
+		t.Fatalf("SCTP counters: %s", b)
+	}
 }
 
 // recorder is a MessageHandler that keeps what it is given.

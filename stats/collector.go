@@ -138,6 +138,10 @@ type Snapshot struct {
 	// carried, and packets dropped on a send error (a batched write
 	// cannot report its error to the writer, so this is where it shows).
 	SendCalls, GSOMessages, GSOPackets, SendDrops uint64
+	// DataChannel messages and their bytes, from and to clients (filled
+	// by the engine).
+	SCTPReceivedMessages, SCTPReceivedBytes uint64
+	SCTPSentMessages, SCTPSentBytes         uint64
 }
 
 // AverageDuration is TotalDuration over the ended connections that had
