@@ -273,23 +273,15 @@ func (s *session) handle(data []byte) bool {
 		if err := json.Unmarshal(data, &m); err != nil || m.SDP == "" {
 			return s.fail("INVALID-SDP")
 		}
-		if err := s.conn.Answer(m.SDP); err != nil {
-			s.h.log.Info("answer rejected", "err", err, "connection_id", s.conn.ID())
-			if errors.Is(err, sfu.ErrNoOfferPending) {
-				return s.fail(ReasonUnexpectedAnswer)
-			}
-			return s.fail("INVALID-SDP")
-		}
+		return s.answer(m.SDP)
 	case "candidate":
 		var m candidateMessage
 		if err := json.Unmarshal(data, &m); err != nil {
 			return s.fail("INVALID-CANDIDATE")
 		}
-		if err := s.conn.AddICECandidate(sfu.ICECandidate{
+		s.candidate(sfu.ICECandidate{
 			Candidate: m.Candidate, SDPMid: m.SDPMid, SDPMLineIndex: m.SDPMLineIndex, UsernameFragment: m.UsernameFragment,
-		}); err != nil {
-			s.h.log.Debug("candidate ignored", "err", err, "connection_id", s.conn.ID())
-		}
+		})
 	case "pong":
 		s.conn.Pong(env.Stats) // optional: nil when absent
 	case "disconnect":
@@ -302,6 +294,24 @@ func (s *session) handle(data []byte) bool {
 		// Unknown types are ignored, as Sora does.
 	}
 	return true
+}
+
+// answer applies the client's answer or re-answer.
+func (s *session) answer(sdp string) bool {
+	if err := s.conn.Answer(sdp); err != nil {
+		s.h.log.Info("answer rejected", "err", err, "connection_id", s.conn.ID())
+		if errors.Is(err, sfu.ErrNoOfferPending) {
+			return s.fail(ReasonUnexpectedAnswer)
+		}
+		return s.fail("INVALID-SDP")
+	}
+	return true
+}
+
+func (s *session) candidate(c sfu.ICECandidate) {
+	if err := s.conn.AddICECandidate(c); err != nil {
+		s.h.log.Debug("candidate ignored", "err", err, "connection_id", s.conn.ID())
+	}
 }
 
 // fail ends the connection and closes the socket with 4490 and reason.
