@@ -117,3 +117,25 @@ func TestDirections(t *testing.T) {
 		t.Fatal("direction semantics")
 	}
 }
+
+// TestFrameAllocsPerReceiver: a message's frames are built once per form;
+// every further receiver of that form costs no allocation.
+func TestFrameAllocsPerReceiver(t *testing.T) {
+	var m Outgoing
+	m.Reset("0123456789ABCDEFGHJKMNPQRS", bytes.Repeat([]byte("x"), 500))
+	for _, f := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+		if _, err := m.Frame(f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		for _, f := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			if _, err := m.Frame(f[0], f[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per receiver", allocs)
+	}
+}
