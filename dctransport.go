@@ -180,8 +180,8 @@ func (d *dataChannels) farewell(reason CloseReason) {
 	}
 }
 
-// Messages returns the client's messages on the server's signaling and
-// stats DataChannels, or nil when the connection has no DataChannel
+// DataChannelMessages returns the client's messages on the server's
+// signaling and stats DataChannels, or nil when the connection has no DataChannel
 // signaling. The adapter must drain it.
 func (c *Connection) DataChannelMessages() <-chan DataChannelMessage {
 	if c.dc == nil {

@@ -140,7 +140,8 @@ func (ch *Channel) SendMessage(ctx context.Context, label string, data []byte) (
 
 // SendMessageTo sends data on a messaging label to one connection. It
 // returns ErrFeatureDisabled when the connection has no open DataChannel
-// of that label with a receiving direction.
+// of that label with a receiving direction, or when that DataChannel has
+// more than Limits.MaxBufferedAmount queued (counted as DroppedBufferFull).
 func (ch *Channel) SendMessageTo(ctx context.Context, connID, label string, data []byte) error {
 	if _, err := ch.Connection(connID); err != nil {
 		return err
