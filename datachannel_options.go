@@ -61,6 +61,20 @@ type Message struct {
 // before the payload, as they get a participant's id.
 const ServerSenderID = "00000000000000000000000000"
 
+// minSCTPMessageSize is the smallest DataChannel message size the engine
+// accepts: room for a re-answer with many m-lines on the signaling
+// DataChannel (the signaling handler's default message bound).
+const minSCTPMessageSize = 256 << 10
+
+// maxSCTPMessageSize is the largest DataChannel message the engine
+// accepts and advertises (a=max-message-size): pion's default is 1 GiB,
+// which a client could make the server buffer. A messaging message over
+// Limits.MaxMessageSize but under this is dropped and counted; one over
+// this closes the DataChannel it came on.
+func (o DataChannelOptions) maxSCTPMessageSize() uint32 {
+	return uint32(max(minSCTPMessageSize, o.Limits.MaxMessageSize+1<<10))
+}
+
 func (o DataChannelOptions) withDefaults() DataChannelOptions {
 	if o.OpenTimeout <= 0 {
 		o.OpenTimeout = DefaultDataChannelOpenTimeout

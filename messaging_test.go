@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,6 +215,14 @@ func TestDataChannelLimits(t *testing.T) {
 	}
 	if err := b.WaitMessages(ctx, 2); err != nil {
 		t.Fatal(err)
+	}
+	// The server advertises its SCTP message bound (pion's default is
+	// 1 GiB), which the client then refuses to exceed.
+	if err := a.SendMessage("#x", make([]byte, 300<<10)); err == nil {
+		t.Fatal("a 300 KiB message was accepted for sending")
+	}
+	if !strings.Contains(a.RemoteSDP(), "a=max-message-size:262144") {
+		t.Fatalf("offer does not advertise 256 KiB:\n%s", a.RemoteSDP())
 	}
 	// Each sender's messages are read in order, so once these arrived
 	// the dropped ones were counted.
