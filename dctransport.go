@@ -155,9 +155,13 @@ type closeMessage struct {
 }
 
 // farewell tells a switched client why its connection ends, waits a
-// moment for the message to be acknowledged, and closes the
-// DataChannels. A client that asked to disconnect only sees its
-// DataChannels close, which is what it waits for.
+// moment for the message to be acknowledged, and closes the DataChannels,
+// waiting (a moment too) until the client closed its ends: closing the
+// PeerConnection first aborts the SCTP association, which browsers report
+// as a DataChannel error (sora-js-sdk then ends with
+// DISCONNECT-DATA-CHANNEL-ERROR instead of a normal disconnect). A client
+// that asked to disconnect only sees its DataChannels close, which is
+// what it waits for.
 func (d *dataChannels) farewell(reason CloseReason) {
 	if d.state.Load() == dcSwitched && reason != ReasonDisconnect && reason != ReasonTransportClosed {
 		ch := d.byLabel[datachannel.LabelSignaling]
@@ -175,8 +179,28 @@ func (d *dataChannels) farewell(reason CloseReason) {
 			t.Stop()
 		}
 	}
+	closed := make(chan struct{}, len(d.byLabel)) // never blocks a callback
+	n := 0
 	for _, ch := range d.byLabel {
-		_ = ch.Close()
+		if ch.ReadyState() != webrtc.DataChannelStateOpen {
+			continue
+		}
+		n++
+		var once sync.Once
+		done := func() { once.Do(func() { closed <- struct{}{} }) }
+		ch.OnClose(done)
+		if err := ch.Close(); err != nil {
+			done()
+		}
+	}
+	t := time.NewTimer(closeDrainTimeout)
+	defer t.Stop()
+	for ; n > 0; n-- {
+		select {
+		case <-closed:
+		case <-t.C:
+			return
+		}
 	}
 }
 

@@ -80,6 +80,16 @@ describe("DataChannel signaling and messaging", () => {
         assert.equal(n.transport, "datachannel");
       }
       assert.deepEqual(await b.events().then((e) => e.disconnect), []);
+
+      // B's disconnect() goes over the signaling DataChannel; the server
+      // closes B's DataChannels, which the SDK reports as a normal end.
+      await b.page.evaluate(() => window.disconnect());
+      assert.deepEqual(await b.events().then((e) => e.disconnect),
+        [{ type: "normal", title: "DISCONNECT", code: 1000, reason: "TYPE-DISCONNECT" }]);
+      // The API ends A: the close message on the signaling DataChannel.
+      await api("Sora_20151104.DisconnectConnection", { channel_id: channelId, connection_id: idA });
+      const end = await a.waitFor("A's disconnect event", () => window.events.disconnect[0] || false);
+      assert.deepEqual(end, { type: "normal", title: "SHUTDOWN", code: 1000, reason: "DISCONNECTED-API" });
       assert.ok(idB);
     });
   });
