@@ -44,8 +44,8 @@ func Version() string { return version() }
 // publishers and sent to subscribers, and how many of them the engine's
 // own SRTP paths opened and sealed; with Options.BatchSends, the batched
 // socket's system calls, GSO messages and send drops; key frames, RTCP
-// feedback and layer switches; and the counters of observers that keep
-// their own (webhook deliveries).
+// feedback and layer switches; DataChannel messages both ways; and the
+// counters of observers that keep their own (webhook deliveries).
 func (e *Engine) Stats() stats.Snapshot {
 	s := e.stats.Snapshot()
 	if b, ok := e.pion.batch.(interface{ Stats() udpbatch.Stats }); ok {
@@ -55,6 +55,9 @@ func (e *Engine) Stats() stats.Snapshot {
 	if in := e.pion.in; in != nil {
 		s.OpenedPackets, s.OpenRejects = in.Opened(), in.Rejected()
 	}
+	dc := e.dcCounters.Snapshot()
+	s.SCTPReceivedMessages, s.SCTPReceivedBytes = dc.ReceivedMessages, dc.ReceivedBytes
+	s.SCTPSentMessages, s.SCTPSentBytes = dc.SentMessages, dc.SentBytes
 	e.contributeStats(&s)
 	return s
 }

@@ -166,6 +166,12 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 		pc.Close()
 		return nil, fmt.Errorf("sfu: add transceivers: %w", err)
 	}
+	if e.dataChannelSignaling(&req) {
+		if err := c.openDataChannels(e.ignoreDisconnectWebSocket(&req), req.DataChannels); err != nil {
+			pc.Close()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 

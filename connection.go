@@ -45,6 +45,9 @@ type Connection struct {
 	// ingress opens the published streams' SRTP in the socket reader
 	// once DTLS is up; nil with Options.PionSRTP or a receive-only role.
 	ingress *forward.Ingress
+	// dc is the connection's DataChannels; nil without DataChannel
+	// signaling.
+	dc *dataChannels
 
 	events chan Event
 	ctx    context.Context
@@ -231,6 +234,9 @@ func (c *Connection) teardown() {
 	}
 	if c.ingress != nil {
 		c.ingress.Stop()
+	}
+	if c.dc != nil {
+		c.dc.farewell(c.reason)
 	}
 	if err := c.pc.Close(); err != nil {
 		c.log.Debug("close peer connection", "err", err)

@@ -19,6 +19,13 @@
 // created and destroyed; the webhook and metrics packages are observers),
 // and [Engine.Drain] stops admitting clients while existing ones finish.
 //
+// DataChannel signaling and messaging ([DataChannelOptions]): the engine
+// opens a connection's DataChannels, emits [EventSwitched] when they are
+// all open, carries the adapter's messages on them
+// ([Connection.SendDataChannel], [Connection.DataChannelMessages]) and
+// relays "#" messages to the channel's other connections itself;
+// [Channel.SendMessage] and a [MessageHandler] let a Go program take part.
+//
 // Errors returned by the API can be matched with errors.Is against the
 // sentinel errors ErrChannelNotFound, ErrConnectionNotFound,
 // ErrInvalidArgument, ErrFeatureDisabled and ErrClosed.

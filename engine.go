@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/ice/v4"
 
+	"github.com/gosfu/sfu/datachannel"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
 	"github.com/gosfu/sfu/stats"
@@ -34,8 +35,9 @@ type Engine struct {
 
 	stats *stats.Collector // GetStatsReport counters
 
-	observers observers
-	drain     drainState
+	observers  observers
+	drain      drainState
+	dcCounters datachannel.Counters // DataChannel messages and drops
 }
 
 // New returns an engine configured by opts. It panics only if the UDP
@@ -226,7 +228,10 @@ func (e *Engine) validate(req *ConnectRequest) error {
 	} else {
 		req.Video.CodecType = e.opts.DefaultVideoCodec
 	}
-	if req.Role.Sends() && req.Audio.Disabled && req.Video.Disabled {
+	if err := e.validateDataChannels(req); err != nil {
+		return err
+	}
+	if req.Role.Sends() && req.Audio.Disabled && req.Video.Disabled && !e.dataChannelSignaling(req) {
 		return invalid("role", "%s with audio and video both false sends nothing", req.Role)
 	}
 	return nil

@@ -47,7 +47,7 @@ func (c *Connection) initialOffer(ctx context.Context) (Offer, error) {
 	if _, err := c.syncSubscriptions(); err != nil {
 		return Offer{}, err
 	}
-	if len(c.pc.GetTransceivers()) == 0 {
+	if len(c.pc.GetTransceivers()) == 0 && c.dc == nil {
 		// An offer without m-lines cannot carry ICE; a recvonly
 		// placeholder keeps the transport up until tracks arrive.
 		recvonly := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}
@@ -68,6 +68,10 @@ func (c *Connection) initialOffer(ctx context.Context) (Offer, error) {
 	}
 	if c.ownVideo != nil {
 		o.VideoMid = c.ownVideo.Mid()
+	}
+	if c.dc != nil {
+		o.DataChannelSignaling, o.IgnoreDisconnectWebSocket = true, c.dc.ignoreWS
+		o.DataChannels = c.dc.offerSpecs()
 	}
 	if c.simulcast && c.ownVideo != nil {
 		o.Encodings = c.engine.opts.SimulcastEncodings
@@ -109,6 +113,14 @@ func (c *Connection) run() {
 	reports := time.NewTimer(untilAligned(time.Now(), rtcpReportInterval))
 	defer reports.Stop()
 	var answerDeadline, debounce <-chan time.Time
+	var dcOpen <-chan struct{}
+	var dcTimeout <-chan time.Time
+	if c.dc != nil {
+		dcOpen = c.dc.allOpen
+		t := time.NewTimer(opts.DataChannels.OpenTimeout)
+		defer t.Stop()
+		dcTimeout = t.C
+	}
 
 	pending, dirty := true, false // the initial offer awaits its answer
 	for {
@@ -119,6 +131,12 @@ func (c *Connection) run() {
 			if !c.isConnected() {
 				c.Close(ReasonSetupTimeout)
 			}
+		case <-dcOpen:
+			dcOpen, dcTimeout = nil, nil
+			c.switchSignaling()
+		case <-dcTimeout:
+			dcOpen, dcTimeout = nil, nil
+			c.dataChannelsTimedOut()
 		case <-reports.C:
 			reports.Reset(untilAligned(time.Now(), rtcpReportInterval))
 			c.sendSenderReports()

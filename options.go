@@ -110,6 +110,9 @@ type Options struct {
 	OnConnectionCreated func(ConnectionInfo)
 	// OnConnectionDestroyed is called when a connection ended.
 	OnConnectionDestroyed func(ConnectionInfo, CloseReason)
+
+	// DataChannels configures DataChannel signaling and messaging.
+	DataChannels DataChannelOptions
 }
 
 // ICEServer is a STUN or TURN server handed to clients.
@@ -175,5 +178,6 @@ func (o Options) withDefaults() Options {
 	if o.MaxMetadataSize <= 0 {
 		o.MaxMetadataSize = DefaultMaxMetadataSize
 	}
+	o.DataChannels = o.DataChannels.withDefaults()
 	return o
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gosfu/sfu/forward"
@@ -24,6 +25,8 @@ type room struct {
 	// meta is the connections' signaling-notify metadata. Changes are
 	// made under mu, so pushes leave in the order of the changes.
 	meta *metadata.Store
+	// receivers are the messaging labels' receivers (messaging.go).
+	receivers atomic.Pointer[receiverSets]
 }
 
 func newRoom(e *Engine, id string) *room {
@@ -237,6 +240,7 @@ func (r *room) remove(c *Connection) {
 		}
 	}
 	r.meta.Remove(c.id)
+	r.removeMessagingReceiversLocked(c)
 	for _, o := range r.conns {
 		o.forgetSender(c.id)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/gosfu/sfu/datachannel"
 )
 
 // Role is what a connection does with media.
@@ -53,6 +55,14 @@ type ConnectRequest struct {
 	Simulcast               bool
 	SimulcastRID            string
 	Spotlight               bool
+	// DataChannelSignaling and IgnoreDisconnectWebSocket are the
+	// client's data_channel_signaling and ignore_disconnect_websocket;
+	// nil takes Options.DataChannels' default.
+	DataChannelSignaling      *bool
+	IgnoreDisconnectWebSocket *bool
+	// DataChannels are the messaging ("#") labels the client asks for
+	// (data_channels); they need DataChannel signaling.
+	DataChannels []datachannel.Spec
 	// RemoteAddr and UserAgent describe the client, for hooks and logs.
 	RemoteAddr string
 	UserAgent  string
@@ -86,6 +96,13 @@ type Offer struct {
 	Encodings []Encoding
 	// Metadata comes from the Authenticate hook.
 	Metadata json.RawMessage
+	// DataChannelSignaling tells whether the connection's signaling
+	// moves to DataChannels; DataChannels then describes every
+	// DataChannel the server opens (its own labels first), for the
+	// offer's data_channels.
+	DataChannelSignaling      bool
+	IgnoreDisconnectWebSocket bool
+	DataChannels              []datachannel.Spec
 }
 
 // EventKind tells what an Event carries.
@@ -102,6 +119,11 @@ const (
 	EventPush
 	// EventPing asks the client for a pong; PingStats asks for its stats.
 	EventPing
+	// EventSwitched says every DataChannel is open: the adapter sends
+	// "switched" on the WebSocket and, from then on, the connection's
+	// signaling over its DataChannels (Connection.SendDataChannel).
+	// IgnoreDisconnectWebSocket says whether the WebSocket may close.
+	EventSwitched
 )
 
 // Event is something the adapter must send to the client. Its Notify and
@@ -112,6 +134,8 @@ type Event struct {
 	Notify    *Notify
 	Push      json.RawMessage
 	PingStats bool
+	// IgnoreDisconnectWebSocket is set on EventSwitched.
+	IgnoreDisconnectWebSocket bool
 }
 
 // Notify is a channel event, shaped as Sora's notify message (without its

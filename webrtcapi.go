@@ -112,6 +112,7 @@ func newPionSetup(o Options) (*pionSetup, error) {
 	if len(o.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(o.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
+	se.SetSCTPMaxMessageSize(o.DataChannels.maxSCTPMessageSize())
 	se.SetSRTPProtectionProfiles(
 		dtls.SRTP_AEAD_AES_128_GCM,
 		dtls.SRTP_AEAD_AES_256_GCM,

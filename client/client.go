@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -72,6 +73,23 @@ type Client struct {
 	endErr       error
 	stopped      bool // no new track goroutines
 
+	// DataChannels (datachannel.go): the server's, by label; the "#"
+	// messages received; whether "switched" came.
+	channels map[string]*webrtc.DataChannel
+	messages []LabelMessage
+	switched bool
+	// statsRequests counts req-stats on the stats DataChannel.
+	statsRequests int
+
+	// handleMu serialises the server's signaling, which arrives on the
+	// WebSocket and, once they are open, on the DataChannels.
+	handleMu sync.Mutex
+	// wsDetached: the client closed its WebSocket after "switched" with
+	// ignore_disconnect_websocket; dcClosed then ends the client.
+	wsDetached  atomic.Bool
+	dcClosed    chan struct{}
+	dcCloseOnce sync.Once
+
 	// Trickle: candidates wait until the answer is sent.
 	candMu     sync.Mutex
 	answerSent bool
@@ -115,6 +133,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		done:      make(chan struct{}),
 		finished:  make(chan struct{}),
 		changed:   make(chan struct{}),
+		dcClosed:  make(chan struct{}),
 	}
 	go c.dispatch.run()
 	go c.readLoop()
@@ -212,8 +231,18 @@ func (c *Client) SendRaw(ctx context.Context, typ websocket.MessageType, data []
 	return nil
 }
 
-// write sends v from the client's own goroutines.
+// write sends v from the client's own goroutines: on the signaling
+// DataChannel once it is open, as sora-js-sdk does, else on the
+// WebSocket.
 func (c *Client) write(v any) error {
+	if c.signalingChannel() != nil {
+		return c.sendOn("signaling", v)
+	}
+	return c.writeWS(v)
+}
+
+// writeWS sends v on the WebSocket.
+func (c *Client) writeWS(v any) error {
 	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 	defer cancel()
 	return c.Send(ctx, v)
@@ -224,7 +253,18 @@ func (c *Client) write(v any) error {
 // nil when the server closed with 1000. When ctx ends first the client is
 // closed abruptly and ctx's error returned.
 func (c *Client) Disconnect(ctx context.Context) error {
-	err := c.Send(ctx, map[string]string{"type": "disconnect", "reason": "NO-ERROR"})
+	msg := map[string]string{"type": "disconnect", "reason": "NO-ERROR"}
+	var err error
+	if c.Switched() {
+		// The server answers by closing the DataChannels. The server
+		// switched once it saw them open; here the signaling one may
+		// still be opening.
+		if err = c.Wait(ctx, func() bool { return c.signalingChannel() != nil }); err == nil {
+			err = c.sendOn("signaling", msg)
+		}
+	} else {
+		err = c.Send(ctx, msg)
+	}
 	if err == nil {
 		select {
 		case <-c.done:
@@ -241,6 +281,9 @@ func (c *Client) Disconnect(ctx context.Context) error {
 	}
 	if err == nil {
 		err = c.Err()
+	}
+	if errors.Is(err, ErrDataChannelsClosed) {
+		return nil
 	}
 	return fmt.Errorf("client: disconnect: %w", err)
 }
@@ -283,6 +326,20 @@ func (c *Client) Err() error {
 // then tears the client down.
 func (c *Client) readLoop() {
 	err := c.readMessages()
+	if c.wsDetached.Load() {
+		// Switched, WebSocket closed by the client: the connection lives
+		// until the server closes the DataChannels (after its close
+		// message, if any) or the client is closed.
+		select {
+		case <-c.dcClosed:
+			err = ErrDataChannelsClosed
+			if ce := c.CloseError(); ce != nil {
+				err = ce
+			}
+		case <-c.ctx.Done():
+			err = ErrClosed
+		}
+	}
 	c.finish(err)
 }
 
@@ -309,6 +366,8 @@ func (c *Client) finish(err error) {
 	if errors.As(err, &wce) {
 		ce = &CloseError{Code: int(wce.Code), Reason: wce.Reason}
 		err = ce
+	} else if errors.As(err, &ce) || errors.Is(err, ErrDataChannelsClosed) {
+		// Ended over the DataChannels.
 	} else if c.ctx.Err() != nil {
 		err = ErrClosed
 	}
@@ -335,15 +394,24 @@ func (c *Client) finish(err error) {
 	close(c.finished)
 }
 
-// handle dispatches one message from the server.
+// handle dispatches one message from the server's WebSocket.
 func (c *Client) handle(data []byte) error {
+	c.handleMu.Lock()
+	defer c.handleMu.Unlock()
+	return c.handleJSON(data, true)
+}
+
+// handleJSON dispatches one message from the server, from the WebSocket
+// or the notify and push DataChannels (which carry the same messages).
+// c.handleMu must be held.
+func (c *Client) handleJSON(data []byte, viaWS bool) error {
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		c.log.Debug("ignoring malformed message", "err", err)
 		return nil
 	}
 	raw := json.RawMessage(data)
-	if f := c.cfg.OnMessage; f != nil {
+	if f := c.cfg.OnMessage; f != nil && viaWS {
 		c.dispatch.push(func() { f(env.Type, raw) })
 	}
 	switch env.Type {
@@ -353,6 +421,8 @@ func (c *Client) handle(data []byte) error {
 		return c.handleReOffer(env.Type, env.SDP)
 	case "ping":
 		return c.handlePing(string(env.Stats) == "true")
+	case "switched":
+		c.onSwitched(env.IgnoreDisconnectWebSocket)
 	case "notify":
 		c.mu.Lock()
 		c.notifies = append(c.notifies, Notify{EventType: env.EventType, Raw: raw})
@@ -362,17 +432,21 @@ func (c *Client) handle(data []byte) error {
 			c.dispatch.push(func() { f(env.EventType, raw) })
 		}
 	case "push":
-		c.mu.Lock()
-		c.pushes = append(c.pushes, env.Data)
-		c.bump()
-		c.mu.Unlock()
-		if f := c.cfg.OnPush; f != nil {
-			c.dispatch.push(func() { f(env.Data) })
-		}
+		c.recordPush(env.Data)
 	default:
 		c.log.Debug("ignoring message", "type", env.Type)
 	}
 	return nil
+}
+
+func (c *Client) recordPush(data json.RawMessage) {
+	c.mu.Lock()
+	c.pushes = append(c.pushes, data)
+	c.bump()
+	c.mu.Unlock()
+	if f := c.cfg.OnPush; f != nil {
+		c.dispatch.push(func() { f(data) })
+	}
 }
 
 // bump wakes every waiter; c.mu must be held.

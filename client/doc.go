@@ -43,6 +43,16 @@
 // offered for that m-line: the server does not transcode, so a VP8 track
 // needs Config.VideoCodecType "VP8".
 //
+// With [Config.DataChannelSignaling] the client accepts the server's
+// DataChannels and, after "switched", answers re-offers, sends its
+// candidates and disconnect on the signaling DataChannel and reads
+// notifies and pushes from theirs ([Client.WaitSwitched]); with
+// [Config.IgnoreDisconnectWebSocket] it then closes its WebSocket and
+// answers the server's req-stats on the stats DataChannel, as
+// sora-js-sdk does. [Client.SendMessage] sends on a "#" label (deflated
+// when the offer says compress); [Client.Messages], [Client.WaitMessages]
+// or [Config.OnDataChannelMessage] give what arrives, inflated.
+//
 // By default ([NewAPI] with LoopbackOnly) all ICE runs on 127.0.0.1 over UDP4,
 // and the STUN/TURN servers of the offer's "config" are ignored unless
 // [Config.UseOfferICEServers] is set, so the client contacts only the

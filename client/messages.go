@@ -39,6 +39,8 @@ type OfferMessage struct {
 	Config json.RawMessage `json:"config,omitempty"`
 	// Metadata is the auth hook's metadata, as sent.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// DataChannels describes every DataChannel the server opens.
+	DataChannels []DataChannel `json:"data_channels,omitempty"`
 	// Raw is the whole message as received.
 	Raw json.RawMessage `json:"-"`
 }
@@ -107,6 +109,8 @@ type envelope struct {
 	Stats     json.RawMessage `json:"stats"`
 	EventType string          `json:"event_type"`
 	Data      json.RawMessage `json:"data"`
+
+	IgnoreDisconnectWebSocket bool `json:"ignore_disconnect_websocket"`
 }
 
 type answerMessage struct {

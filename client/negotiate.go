@@ -48,6 +48,7 @@ func (c *Client) handleOffer(data []byte) error {
 	pc.OnICECandidate(c.onCandidate)
 	pc.OnConnectionStateChange(c.onState)
 	pc.OnTrack(c.onTrack)
+	pc.OnDataChannel(c.onDataChannel)
 
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
 		return fmt.Errorf("client: SetRemoteDescription(offer): %w", err)
@@ -151,7 +152,7 @@ func (c *Client) handlePing(withStats bool) error {
 		}
 		msg = pong
 	}
-	if err := c.write(msg); err != nil {
+	if err := c.writeWS(msg); err != nil {
 		return fmt.Errorf("client: send pong: %w", err)
 	}
 	return nil

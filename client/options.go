@@ -97,9 +97,23 @@ type Config struct {
 	// OnReOffer is called with the re-offer's SDP after the re-answer was
 	// sent.
 	OnReOffer func(sdp string)
-	// OnMessage is called for every message the server sends, before the
-	// type-specific callback, with the message type and the whole message.
+	// OnMessage is called for every message the server sends on the
+	// WebSocket, before the type-specific callback, with the message type
+	// and the whole message.
 	OnMessage func(msgType string, raw json.RawMessage)
+
+	// DataChannelSignaling and IgnoreDisconnectWebSocket are sent as
+	// data_channel_signaling and ignore_disconnect_websocket when true.
+	// With both, the client closes its WebSocket on "switched" and goes on
+	// over the DataChannels, as sora-js-sdk does.
+	DataChannelSignaling      bool
+	IgnoreDisconnectWebSocket bool
+	// DataChannels are the messaging labels asked for (data_channels).
+	DataChannels []DataChannel
+	// OnDataChannelMessage, when set, is called for every message on a
+	// "#" label (decompressed), in order, on the client's dispatch
+	// goroutine; the client then does not keep them for Messages.
+	OnDataChannelMessage func(label string, data []byte)
 
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
@@ -157,6 +171,15 @@ func (cfg Config) ConnectMessage() map[string]any {
 	}
 	if cfg.SimulcastRID != "" {
 		m["simulcast_rid"] = cfg.SimulcastRID
+	}
+	if cfg.DataChannelSignaling {
+		m["data_channel_signaling"] = true
+	}
+	if cfg.IgnoreDisconnectWebSocket {
+		m["ignore_disconnect_websocket"] = true
+	}
+	if len(cfg.DataChannels) > 0 {
+		m["data_channels"] = cfg.DataChannels
 	}
 	for k, v := range cfg.Extra {
 		m[k] = v

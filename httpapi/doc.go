@@ -72,8 +72,8 @@
 //     Durations are whole seconds of time connected, summed over ended
 //     connections; setup time is connect accepted → PeerConnection
 //     connected. SRTP counters count packets after decryption. TURN
-//     counters are 0 (no built-in TURN). SCTP counters are absent (no data
-//     channels). total_sent_srtp_sfu_delay_us is absent (not measured).
+//     counters are 0 (no built-in TURN). SCTP counters count DataChannel
+//     messages and their bytes. total_sent_srtp_sfu_delay_us is absent (not measured).
 //   - GetLicense describes the open-source build: product_name "gosfu
 //     <version>", type "open-source", empty serial_code, expired_at
 //     "9999-12" (never), max_connections = MaxChannels ×

@@ -21,5 +21,6 @@ in_netns() {
 
 in_netns go test -race -count=1 -timeout 15m ./...
 in_netns go test -run '^$' -fuzz FuzzHandler -fuzztime 10s ./httpapi/
+in_netns go test -run '^$' -fuzz FuzzDataChannelMessage -fuzztime 5s ./signaling/
 
 bash e2e/run.sh

@@ -9,6 +9,21 @@
 // notify and push messages. A client's disconnect message closes the
 // socket at once with code 1000.
 //
+// DataChannel signaling: a client that sends data_channel_signaling true
+// (or gets it from sfu.DataChannelOptions) gets an offer with an
+// application m-line and a data_channels list: the server's signaling,
+// notify, push and stats DataChannels and one per "#" label it asked for.
+// Once they are all open the server sends "switched" on the WebSocket;
+// from then on re-offers and close go on signaling (where the client's
+// re-answer, candidates and disconnect arrive), notifies on notify,
+// pushes on push. Pings stay on the WebSocket while it is open; a client
+// with ignore_disconnect_websocket closes it after "switched", and is then
+// asked for its stats with req-stats on the stats DataChannel, whose
+// answers also keep it alive. Without ignore_disconnect_websocket the
+// WebSocket closing still ends the connection. The handler reads both
+// transports through one session; a transport interface picks where each
+// message goes, so the session does not care which carries it.
+//
 // Bad input (a non-JSON or binary frame, a frame over the size limit, a
 // first message that is not connect, an invalid connect) closes the
 // socket with code 4490 and a reason such as INVALID-ROLE or

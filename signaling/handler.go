@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/datachannel"
 )
 
 // Defaults for Handler options.
@@ -81,6 +82,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(-1) // sizes are checked in readMessage, to close with 4490
 	s := &session{h: h, ws: ws, in: make(chan inbound), quit: make(chan struct{})}
+	s.out = wsTransport{s}
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("signaling panic", "panic", p)
@@ -111,6 +113,15 @@ type session struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	rbuf []byte // readMessage's, kept between messages up to maxKeptReadBuffer
+
+	// out carries events: the WebSocket, then the DataChannels once the
+	// connection switched. wsGone is set when a switched connection with
+	// ignore_disconnect_websocket lost (or is losing) its WebSocket,
+	// which then no longer ends it.
+	out      transport
+	switched bool
+	ignoreWS bool
+	wsGone   bool
 }
 
 // maxKeptReadBuffer bounds the read buffer a session keeps between
@@ -172,23 +183,34 @@ func (s *session) awaitConnect() (sfu.ConnectRequest, bool) {
 	}
 }
 
-// loop relays engine events to the client and client messages to the
-// engine until either side ends.
+// loop relays engine events to the client and client messages (on the
+// WebSocket and the DataChannels) to the engine until either side ends.
 func (s *session) loop() {
+	in := s.in
 	for {
 		select {
 		case ev := <-s.conn.Events():
-			if msg := eventMessage(ev); msg != nil {
-				if err := s.write(msg); err != nil {
-					s.conn.Close(sfu.ReasonTransportClosed)
-					return
-				}
+			if err := s.sendEvent(ev); err != nil {
+				s.h.log.Debug("send event", "err", err, "connection_id", s.conn.ID())
+				s.conn.Close(sfu.ReasonTransportClosed)
+				return
 			}
 		case <-s.conn.Done():
 			reason := s.conn.CloseReason()
 			s.closeWith(websocket.StatusCode(reason.Code), reason.Reason)
 			return
-		case m := <-s.in:
+		case m := <-s.conn.DataChannelMessages():
+			if !s.handleDataChannel(m) {
+				return
+			}
+		case m := <-in:
+			if m.err != nil && s.switched && s.ignoreWS {
+				// The client closes its WebSocket after the switch;
+				// the connection lives on its DataChannels.
+				in = nil
+				s.ws.CloseNow()
+				continue
+			}
 			if m.err != nil {
 				s.conn.Close(sfu.ReasonTransportClosed)
 				s.closeOnReadError(m.err)
@@ -199,6 +221,37 @@ func (s *session) loop() {
 			}
 		}
 	}
+}
+
+// sendEvent sends one engine event: on the WebSocket before the switch;
+// after it on its DataChannel, except pings, which stay on the WebSocket
+// while there is one and become req-stats on the stats DataChannel once
+// it is gone.
+func (s *session) sendEvent(ev sfu.Event) error {
+	msg, label := eventMessage(ev)
+	if msg == nil {
+		return nil
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("signaling: marshal: %w", err)
+	}
+	switch {
+	case ev.Kind == sfu.EventSwitched:
+		if err := s.writeWS(b); err != nil {
+			return err
+		}
+		// With ignore_disconnect_websocket the client closes the
+		// WebSocket on "switched": nothing more is written to it.
+		s.switched, s.ignoreWS, s.wsGone = true, ev.IgnoreDisconnectWebSocket, ev.IgnoreDisconnectWebSocket
+		s.out = dcTransport{s.conn}
+		return nil
+	case ev.Kind == sfu.EventPing && s.switched && s.wsGone:
+		return s.conn.SendDataChannel(datachannel.LabelStats, reqStats)
+	case ev.Kind == sfu.EventPing:
+		return s.writeWS(b)
+	}
+	return s.out.send(label, b)
 }
 
 // handle processes one client message after connect. It reports whether
@@ -220,23 +273,15 @@ func (s *session) handle(data []byte) bool {
 		if err := json.Unmarshal(data, &m); err != nil || m.SDP == "" {
 			return s.fail("INVALID-SDP")
 		}
-		if err := s.conn.Answer(m.SDP); err != nil {
-			s.h.log.Info("answer rejected", "err", err, "channel_id", s.conn.ChannelID(), "connection_id", s.conn.ID())
-			if errors.Is(err, sfu.ErrNoOfferPending) {
-				return s.fail(ReasonUnexpectedAnswer)
-			}
-			return s.fail("INVALID-SDP")
-		}
+		return s.answer(m.SDP)
 	case "candidate":
 		var m candidateMessage
 		if err := json.Unmarshal(data, &m); err != nil {
 			return s.fail("INVALID-CANDIDATE")
 		}
-		if err := s.conn.AddICECandidate(sfu.ICECandidate{
+		s.candidate(sfu.ICECandidate{
 			Candidate: m.Candidate, SDPMid: m.SDPMid, SDPMLineIndex: m.SDPMLineIndex, UsernameFragment: m.UsernameFragment,
-		}); err != nil {
-			s.h.log.Debug("candidate ignored", "err", err, "channel_id", s.conn.ChannelID(), "connection_id", s.conn.ID())
-		}
+		})
 	case "pong":
 		s.conn.Pong(env.Stats) // optional: nil when absent
 	case "disconnect":
@@ -249,6 +294,24 @@ func (s *session) handle(data []byte) bool {
 		// Unknown types are ignored, as Sora does.
 	}
 	return true
+}
+
+// answer applies the client's answer or re-answer.
+func (s *session) answer(sdp string) bool {
+	if err := s.conn.Answer(sdp); err != nil {
+		s.h.log.Info("answer rejected", "err", err, "channel_id", s.conn.ChannelID(), "connection_id", s.conn.ID())
+		if errors.Is(err, sfu.ErrNoOfferPending) {
+			return s.fail(ReasonUnexpectedAnswer)
+		}
+		return s.fail("INVALID-SDP")
+	}
+	return true
+}
+
+func (s *session) candidate(c sfu.ICECandidate) {
+	if err := s.conn.AddICECandidate(c); err != nil {
+		s.h.log.Debug("candidate ignored", "err", err, "channel_id", s.conn.ChannelID(), "connection_id", s.conn.ID())
+	}
 }
 
 // fail ends the connection and closes the socket with 4490 and reason.
@@ -292,6 +355,10 @@ func (s *session) write(v any) error {
 	if err != nil {
 		return fmt.Errorf("signaling: marshal: %w", err)
 	}
+	return s.writeWS(b)
+}
+
+func (s *session) writeWS(b []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	return s.ws.Write(ctx, websocket.MessageText, b)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/datachannel"
 )
 
 // Close reasons sent with code 4490 (besides MISSING-<KEY> and
@@ -102,6 +103,9 @@ type connectMessage struct {
 	Spotlight               bool            `json:"spotlight"`
 	SoraClient              string          `json:"sora_client"`
 	Environment             string          `json:"environment"`
+	DataChannelSignaling    *bool           `json:"data_channel_signaling"`
+	IgnoreDisconnectWS      *bool           `json:"ignore_disconnect_websocket"`
+	DataChannels            []dataChannel   `json:"data_channels"`
 }
 
 // parseConnect decodes a connect message; a wrong JSON type names the key.
@@ -120,6 +124,8 @@ func parseConnect(b []byte) (sfu.ConnectRequest, error) {
 		Audio: m.Audio.request(), Video: m.Video.request(),
 		Simulcast: m.Simulcast, SimulcastRID: m.SimulcastRID, Spotlight: m.Spotlight,
 		SoraClient: truncate(m.SoraClient, maxClientInfo), Environment: truncate(m.Environment, maxClientInfo),
+		DataChannelSignaling: m.DataChannelSignaling, IgnoreDisconnectWebSocket: m.IgnoreDisconnectWS,
+		DataChannels: specsOf(m.DataChannels),
 	}, nil
 }
 
@@ -175,6 +181,10 @@ type offerMessage struct {
 	Config       *offerConfig      `json:"config,omitempty"`
 	Encodings    []sfu.Encoding    `json:"encodings,omitempty"`
 	Metadata     json.RawMessage   `json:"metadata,omitempty"`
+
+	DataChannelSignaling      *bool         `json:"data_channel_signaling,omitempty"`
+	IgnoreDisconnectWebSocket *bool         `json:"ignore_disconnect_websocket,omitempty"`
+	DataChannels              []dataChannel `json:"data_channels,omitempty"`
 }
 
 type offerConfig struct {
@@ -195,6 +205,12 @@ func newOfferMessage(o sfu.Offer) offerMessage {
 	}
 	if len(o.ICEServers) > 0 {
 		m.Config = &offerConfig{ICEServers: o.ICEServers}
+	}
+	if o.DataChannelSignaling {
+		m.DataChannelSignaling, m.IgnoreDisconnectWebSocket = &o.DataChannelSignaling, &o.IgnoreDisconnectWebSocket
+		for _, s := range o.DataChannels {
+			m.DataChannels = append(m.DataChannels, dataChannelOf(s))
+		}
 	}
 	return m
 }
@@ -226,17 +242,25 @@ type pushMessage struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// eventMessage turns an engine event into the message sent to the client.
-func eventMessage(ev sfu.Event) any {
+type switchedMessage struct {
+	Type                      string `json:"type"`
+	IgnoreDisconnectWebSocket bool   `json:"ignore_disconnect_websocket"`
+}
+
+// eventMessage turns an engine event into the message sent to the
+// client, and names the DataChannel that carries it after the switch.
+func eventMessage(ev sfu.Event) (msg any, label string) {
 	switch ev.Kind {
 	case sfu.EventReOffer:
-		return sdpMessage{Type: "re-offer", SDP: ev.SDP}
+		return sdpMessage{Type: "re-offer", SDP: ev.SDP}, datachannel.LabelSignaling
 	case sfu.EventNotify:
-		return notifyMessage{Type: "notify", Notify: ev.Notify}
+		return notifyMessage{Type: "notify", Notify: ev.Notify}, datachannel.LabelNotify
 	case sfu.EventPush:
-		return pushMessage{Type: "push", Data: ev.Push}
+		return pushMessage{Type: "push", Data: ev.Push}, datachannel.LabelPush
 	case sfu.EventPing:
-		return pingMessage{Type: "ping", Stats: ev.PingStats}
+		return pingMessage{Type: "ping", Stats: ev.PingStats}, ""
+	case sfu.EventSwitched:
+		return switchedMessage{Type: "switched", IgnoreDisconnectWebSocket: ev.IgnoreDisconnectWebSocket}, ""
 	}
-	return nil
+	return nil, ""
 }

@@ -188,6 +188,11 @@ type Snapshot struct {
 	// queue was full.
 	EventWebhookSuccessful, EventWebhookFailed, EventWebhookIgnored       int64
 	SessionWebhookSuccessful, SessionWebhookFailed, SessionWebhookIgnored int64
+
+	// DataChannel messages and their bytes, from and to clients (filled
+	// by the engine).
+	SCTPReceivedMessages, SCTPReceivedBytes uint64
+	SCTPSentMessages, SCTPSentBytes         uint64
 }
 
 // AverageDuration is TotalDuration over the ended connections that had

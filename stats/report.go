@@ -4,9 +4,7 @@ import "time"
 
 // Report is the body of Sora's GetStatsReport: the eleven counters Sora
 // documents plus those monitoring tools built for Sora read. Every value
-// is measured; see the field comments for what exactly. The SCTP counters
-// (total_*_sctp*) are left out: the engine opens no data channels, and a
-// missing counter reads as 0 in Sora's monitoring tools.
+// is measured; see the field comments for what exactly.
 type Report struct {
 	// Version is the engine's version.
 	Version string `json:"version"`
@@ -61,6 +59,13 @@ type Report struct {
 	TotalDecryptedSRTPByteSize uint64 `json:"total_decrypted_srtp_byte_size"`
 	TotalSentSRTP              uint64 `json:"total_sent_srtp"`
 	TotalSentSRTPByteSize      uint64 `json:"total_sent_srtp_byte_size"`
+
+	// SCTP: DataChannel messages (SCTP user messages) and their payload
+	// bytes, every label, from clients and to clients.
+	TotalReceivedSCTP         uint64 `json:"total_received_sctp"`
+	TotalReceivedSCTPByteSize uint64 `json:"total_received_sctp_byte_size"`
+	TotalSentSCTP             uint64 `json:"total_sent_sctp"`
+	TotalSentSCTPByteSize     uint64 `json:"total_sent_sctp_byte_size"`
 }
 
 // Report shapes s as GetStatsReport's body.
@@ -94,5 +99,9 @@ func (s Snapshot) Report(version string) Report {
 		TotalDecryptedSRTPByteSize:    s.ReceivedBytes,
 		TotalSentSRTP:                 s.SentPackets,
 		TotalSentSRTPByteSize:         s.SentBytes,
+		TotalReceivedSCTP:             s.SCTPReceivedMessages,
+		TotalReceivedSCTPByteSize:     s.SCTPReceivedBytes,
+		TotalSentSCTP:                 s.SCTPSentMessages,
+		TotalSentSCTPByteSize:         s.SCTPSentBytes,
 	}
 }

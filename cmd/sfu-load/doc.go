@@ -50,5 +50,21 @@
 //	go run ./cmd/sfu --listen 127.0.0.1:5000 --udp-port 5000 --interface lo &
 //	go run ./cmd/sfu-load -subscribers 100 -duration 30s -server-pid $!
 //
+// With -mode messaging it measures DataChannel messaging instead:
+// -senders clients (sendonly on label "#load") and -receivers clients
+// (recvonly), all messaging clients as sora-js-sdk's messaging() makes
+// them (no audio, no video, DataChannel signaling, WebSocket closed after
+// "switched"), in channel <prefix>-messaging. Each sender sends -rate
+// messages per second of -message-size bytes for -duration; each message
+// starts with the sender's index, a sequence number and the send time.
+// The summary gives messages sent, deliveries expected (sent x
+// receivers), received, lost (still missing 5 s after the senders
+// stopped), duplicates, deliveries per second and the one-way latency
+// (p50, p99, max). The server's per-connection limits apply (by default
+// 100 messages/s with bursts of 200; see sfu.DataChannelOptions): a rate
+// over them shows as loss.
+//
+//	go run ./cmd/sfu-load -mode messaging -senders 5 -receivers 100 -rate 20 -duration 30s
+//
 // scripts/load.sh runs both inside a network namespace that has only lo.
 package main

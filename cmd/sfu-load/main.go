@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -19,10 +20,13 @@ func main() {
 	}
 }
 
-// parseFlags turns the command line into a Config and the -json switch.
-func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
+// parseFlags turns the command line into a Config, a MessagingConfig
+// (used with -mode messaging) and the -json switch.
+func parseFlags(args []string, stderr io.Writer) (Config, *MessagingConfig, bool, error) {
 	c := DefaultConfig()
+	m := MessagingConfig{Senders: 1, Receivers: 10, Rate: 10, Size: 100, Drain: 5 * time.Second}
 	var asJSON bool
+	var mode string
 	fs := flag.NewFlagSet("sfu-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.URL, "url", c.URL, "signaling URL (host must be loopback)")
@@ -44,17 +48,30 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.StringVar(&c.SRTPProfile, "srtp", c.SRTPProfile, "SRTP profile: gcm128 (forced AEAD_AES_128_GCM) or default")
 	fs.BoolVar(&c.GRO, "gro", c.GRO, "subscribers read with UDP GRO: a GSO message the server sends arrives whole instead of being segmented on loopback's receive path (inside the server's send call)")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	fs.StringVar(&mode, "mode", "media", "media (publishers and subscribers) or messaging (DataChannel messages on #load)")
+	fs.IntVar(&m.Senders, "senders", m.Senders, "messaging: sending clients")
+	fs.IntVar(&m.Receivers, "receivers", m.Receivers, "messaging: receiving clients")
+	fs.Float64Var(&m.Rate, "rate", m.Rate, "messaging: messages per second per sender")
+	fs.IntVar(&m.Size, "message-size", m.Size, "messaging: bytes per message")
 	if err := fs.Parse(args); err != nil {
-		return c, false, err
+		return c, nil, false, err
 	}
 	if fs.NArg() > 0 {
-		return c, false, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return c, nil, false, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	return c, asJSON, nil
+	switch mode {
+	case "media":
+		return c, nil, asJSON, nil
+	case "messaging":
+		m.URL, m.ChannelID, m.Duration = c.URL, c.ChannelPrefix+"-messaging", c.Duration
+		m.SetupTimeout, m.DialConcurrency = c.SetupTimeout, c.DialConcurrency
+		return c, &m, asJSON, nil
+	}
+	return c, nil, false, fmt.Errorf("-mode %q is not media or messaging", mode)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	cfg, asJSON, err := parseFlags(args, stderr)
+	cfg, mcfg, asJSON, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -64,6 +81,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.Log = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if mcfg != nil {
+		mcfg.Log = stderr
+		sum, err := RunMessaging(ctx, *mcfg)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(sum)
+		}
+		sum.WriteText(stdout)
+		return nil
+	}
 	sum, err := Run(ctx, cfg)
 	if err != nil {
 		return err

@@ -198,9 +198,16 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
-	c, asJSON, err := parseFlags([]string{"-subscribers", "100", "-json", "-audio=false", "-duration", "3s"}, &strings.Builder{})
-	if err != nil || !asJSON || c.Subscribers != 100 || c.Audio || c.Duration != 3*time.Second {
+	c, m, asJSON, err := parseFlags([]string{"-subscribers", "100", "-json", "-audio=false", "-duration", "3s"}, &strings.Builder{})
+	if err != nil || !asJSON || m != nil || c.Subscribers != 100 || c.Audio || c.Duration != 3*time.Second {
 		t.Errorf("flags: %+v %v %v", c, asJSON, err)
+	}
+	_, m, _, err = parseFlags([]string{"-mode", "messaging", "-senders", "2", "-receivers", "30", "-rate", "5", "-message-size", "64", "-duration", "4s"}, &strings.Builder{})
+	if err != nil || m == nil || m.Senders != 2 || m.Receivers != 30 || m.Rate != 5 || m.Size != 64 || m.Duration != 4*time.Second {
+		t.Errorf("messaging flags: %+v %v", m, err)
+	}
+	if _, _, _, err := parseFlags([]string{"-mode", "chat"}, &strings.Builder{}); err == nil {
+		t.Error("-mode chat accepted")
 	}
 }
 
@@ -266,5 +273,30 @@ func TestRunGRO(t *testing.T) {
 	}
 	if s.DisconnectErrors != 0 {
 		t.Errorf("%d disconnects failed", s.DisconnectErrors)
+	}
+}
+
+// TestRunMessaging sends 50 messages/s from 3 senders to 5 receivers for
+// a second through an in-process server: every message arrives once.
+func TestRunMessaging(t *testing.T) {
+	_, url := sfutest.NewSignalingServer(t, sfu.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := RunMessaging(ctx, MessagingConfig{
+		URL: url + "/signaling", ChannelID: "m", Senders: 3, Receivers: 5, Rate: 50, Size: 200,
+		Duration: time.Second, Drain: 20 * time.Second, SetupTimeout: 30 * time.Second, DialConcurrency: 4,
+		Log: testLog{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	s.WriteText(&text)
+	t.Log("\n" + text.String())
+	if s.Sent == 0 || s.Expected != s.Sent*5 || s.Received != s.Expected || s.Lost != 0 || s.Duplicates != 0 {
+		t.Fatalf("sent %d, expected %d, received %d, lost %d, duplicates %d", s.Sent, s.Expected, s.Received, s.Lost, s.Duplicates)
+	}
+	if s.LatencyP50Micros <= 0 || s.LatencyP50Micros > s.LatencyP99Micros || s.LatencyP99Micros > s.LatencyMaxMicros {
+		t.Fatalf("latency p50 %.0f p99 %.0f max %.0f", s.LatencyP50Micros, s.LatencyP99Micros, s.LatencyMaxMicros)
 	}
 }

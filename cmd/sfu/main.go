@@ -66,6 +66,9 @@ type config struct {
 	// interfaceFilter, when set, gathers candidates on that interface
 	// only (tests use "lo").
 	interfaceFilter string
+	// dataChannels are the DataChannel signaling defaults and the
+	// messaging rate.
+	dataChannels sfu.DataChannelOptions
 	// apiReady, when set, receives the management API's address once
 	// listening (tests).
 	apiReady chan<- net.Addr
@@ -100,6 +103,9 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.interfaceFilter, "interface", env("SFU_INTERFACE", ""), "gather ICE candidates on this network interface only (SFU_INTERFACE)")
 	fs.StringVar(&c.debugListen, "debug-listen", env("SFU_DEBUG_LISTEN", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060; off by default (SFU_DEBUG_LISTEN)")
 	fs.StringVar(&c.iceServers, "ice-servers", env("SFU_ICE_SERVERS", ""), "comma-separated STUN/TURN URLs handed to clients (SFU_ICE_SERVERS)")
+	fs.BoolVar(&c.dataChannels.Signaling, "data-channel-signaling", envBool("SFU_DATA_CHANNEL_SIGNALING", false), "data_channel_signaling for clients that do not send it (SFU_DATA_CHANNEL_SIGNALING)")
+	fs.BoolVar(&c.dataChannels.IgnoreDisconnectWebSocket, "ignore-disconnect-websocket", envBool("SFU_IGNORE_DISCONNECT_WEBSOCKET", false), "ignore_disconnect_websocket for clients that do not send it (SFU_IGNORE_DISCONNECT_WEBSOCKET)")
+	fs.Float64Var(&c.dataChannels.Limits.MessagesPerSecond, "message-rate", 0, "DataChannel messages per second each connection may send on # labels; 0: the engine's default, 100")
 	return c, fs.Parse(args)
 }
 
@@ -166,6 +172,7 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 		IncludeLoopback: c.loopback,
 		BatchSends:      c.batchSends,
 		PionSRTP:        c.pionSRTP,
+		DataChannels:    c.dataChannels,
 	}
 	if c.publicIP != "" {
 		opts.PublicIPs = []string{c.publicIP}
