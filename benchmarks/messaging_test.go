@@ -47,7 +47,7 @@ func benchMessaging(b *testing.B, receivers int) {
 			URL: url, ChannelID: "bench", Role: client.RoleSendonly,
 			Audio: client.Bool(false), Video: client.Bool(false), DataChannelSignaling: true,
 			IgnoreDisconnectWebSocket: true,
-			DataChannels:              []client.DataChannel{{Label: "#m", Direction: dir}},
+			DataChannels:              []client.DataChannel{{Label: "#m", Direction: datachannel.Direction(dir)}},
 			OnDataChannelMessage:      on,
 		})
 		if err == nil {

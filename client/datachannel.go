@@ -14,16 +14,7 @@ import (
 
 // DataChannel is one data_channels entry: in connect, a messaging label
 // the client asks for; in the offer, every DataChannel the server opens.
-type DataChannel struct {
-	Label             string                    `json:"label"`
-	Direction         string                    `json:"direction,omitempty"`
-	Ordered           *bool                     `json:"ordered,omitempty"`
-	MaxPacketLifeTime *uint16                   `json:"max_packet_life_time,omitempty"`
-	MaxRetransmits    *uint16                   `json:"max_retransmits,omitempty"`
-	Protocol          string                    `json:"protocol,omitempty"`
-	Compress          bool                      `json:"compress"`
-	Header            []datachannel.HeaderField `json:"header,omitempty"`
-}
+type DataChannel = datachannel.Spec
 
 // LabelMessage is one message received on a "#" label.
 type LabelMessage struct {

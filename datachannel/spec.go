@@ -63,23 +63,24 @@ type HeaderField struct {
 }
 
 // Spec is one data_channels entry: a messaging label and how the
-// connection uses it.
+// connection uses it. Its JSON form is the entry as connect and the offer
+// carry it.
 type Spec struct {
-	Label     string
-	Direction Direction // "" means sendrecv
+	Label     string    `json:"label"`
+	Direction Direction `json:"direction,omitempty"` // "" means sendrecv
 	// Ordered is nil for the default (ordered).
-	Ordered *bool
+	Ordered *bool `json:"ordered,omitempty"`
 	// MaxPacketLifeTime (ms) and MaxRetransmits make the channel
 	// partially reliable; at most one of them is set.
-	MaxPacketLifeTime *uint16
-	MaxRetransmits    *uint16
-	Protocol          string
+	MaxPacketLifeTime *uint16 `json:"max_packet_life_time,omitempty"`
+	MaxRetransmits    *uint16 `json:"max_retransmits,omitempty"`
+	Protocol          string  `json:"protocol,omitempty"`
 	// Compress: messages on this label are zlib streams (RFC 1950) both
 	// ways.
-	Compress bool
+	Compress bool `json:"compress"`
 	// Header lists what the server puts before each forwarded message;
 	// only HeaderSenderConnectionID exists.
-	Header []HeaderField
+	Header []HeaderField `json:"header,omitempty"`
 }
 
 // WithSenderID reports whether forwarded messages carry the sender's

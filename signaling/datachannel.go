@@ -10,41 +10,6 @@ import (
 	"github.com/gosfu/sfu/datachannel"
 )
 
-// dataChannel is one entry of connect's and the offer's data_channels.
-type dataChannel struct {
-	Label             string                    `json:"label"`
-	Direction         string                    `json:"direction,omitempty"`
-	Ordered           *bool                     `json:"ordered,omitempty"`
-	MaxPacketLifeTime *uint16                   `json:"max_packet_life_time,omitempty"`
-	MaxRetransmits    *uint16                   `json:"max_retransmits,omitempty"`
-	Protocol          string                    `json:"protocol,omitempty"`
-	Compress          bool                      `json:"compress"`
-	Header            []datachannel.HeaderField `json:"header,omitempty"`
-}
-
-func specsOf(in []dataChannel) []datachannel.Spec {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]datachannel.Spec, len(in))
-	for i, d := range in {
-		out[i] = datachannel.Spec{
-			Label: d.Label, Direction: datachannel.Direction(d.Direction), Ordered: d.Ordered,
-			MaxPacketLifeTime: d.MaxPacketLifeTime, MaxRetransmits: d.MaxRetransmits,
-			Protocol: d.Protocol, Compress: d.Compress, Header: d.Header,
-		}
-	}
-	return out
-}
-
-func dataChannelOf(s datachannel.Spec) dataChannel {
-	return dataChannel{
-		Label: s.Label, Direction: string(s.Direction), Ordered: s.Ordered,
-		MaxPacketLifeTime: s.MaxPacketLifeTime, MaxRetransmits: s.MaxRetransmits,
-		Protocol: s.Protocol, Compress: s.Compress, Header: s.Header,
-	}
-}
-
 // transport carries the server's messages to the client: the WebSocket,
 // or once the connection switched, its DataChannels. label names the
 // DataChannel of the message; the WebSocket carries every kind.

@@ -89,23 +89,23 @@ func (m mediaField) request() sfu.MediaRequest {
 }
 
 type connectMessage struct {
-	Type                    string          `json:"type"`
-	Role                    string          `json:"role"`
-	ChannelID               string          `json:"channel_id"`
-	ClientID                string          `json:"client_id"`
-	BundleID                string          `json:"bundle_id"`
-	Metadata                json.RawMessage `json:"metadata"`
-	SignalingNotifyMetadata json.RawMessage `json:"signaling_notify_metadata"`
-	Audio                   mediaField      `json:"audio"`
-	Video                   mediaField      `json:"video"`
-	Simulcast               bool            `json:"simulcast"`
-	SimulcastRID            string          `json:"simulcast_rid"`
-	Spotlight               bool            `json:"spotlight"`
-	SoraClient              string          `json:"sora_client"`
-	Environment             string          `json:"environment"`
-	DataChannelSignaling    *bool           `json:"data_channel_signaling"`
-	IgnoreDisconnectWS      *bool           `json:"ignore_disconnect_websocket"`
-	DataChannels            []dataChannel   `json:"data_channels"`
+	Type                    string             `json:"type"`
+	Role                    string             `json:"role"`
+	ChannelID               string             `json:"channel_id"`
+	ClientID                string             `json:"client_id"`
+	BundleID                string             `json:"bundle_id"`
+	Metadata                json.RawMessage    `json:"metadata"`
+	SignalingNotifyMetadata json.RawMessage    `json:"signaling_notify_metadata"`
+	Audio                   mediaField         `json:"audio"`
+	Video                   mediaField         `json:"video"`
+	Simulcast               bool               `json:"simulcast"`
+	SimulcastRID            string             `json:"simulcast_rid"`
+	Spotlight               bool               `json:"spotlight"`
+	SoraClient              string             `json:"sora_client"`
+	Environment             string             `json:"environment"`
+	DataChannelSignaling    *bool              `json:"data_channel_signaling"`
+	IgnoreDisconnectWS      *bool              `json:"ignore_disconnect_websocket"`
+	DataChannels            []datachannel.Spec `json:"data_channels"`
 }
 
 // parseConnect decodes a connect message; a wrong JSON type names the key.
@@ -125,7 +125,7 @@ func parseConnect(b []byte) (sfu.ConnectRequest, error) {
 		Simulcast: m.Simulcast, SimulcastRID: m.SimulcastRID, Spotlight: m.Spotlight,
 		SoraClient: truncate(m.SoraClient, maxClientInfo), Environment: truncate(m.Environment, maxClientInfo),
 		DataChannelSignaling: m.DataChannelSignaling, IgnoreDisconnectWebSocket: m.IgnoreDisconnectWS,
-		DataChannels: specsOf(m.DataChannels),
+		DataChannels: m.DataChannels,
 	}, nil
 }
 
@@ -182,9 +182,9 @@ type offerMessage struct {
 	Encodings    []sfu.Encoding    `json:"encodings,omitempty"`
 	Metadata     json.RawMessage   `json:"metadata,omitempty"`
 
-	DataChannelSignaling      *bool         `json:"data_channel_signaling,omitempty"`
-	IgnoreDisconnectWebSocket *bool         `json:"ignore_disconnect_websocket,omitempty"`
-	DataChannels              []dataChannel `json:"data_channels,omitempty"`
+	DataChannelSignaling      *bool              `json:"data_channel_signaling,omitempty"`
+	IgnoreDisconnectWebSocket *bool              `json:"ignore_disconnect_websocket,omitempty"`
+	DataChannels              []datachannel.Spec `json:"data_channels,omitempty"`
 }
 
 type offerConfig struct {
@@ -208,9 +208,7 @@ func newOfferMessage(o sfu.Offer) offerMessage {
 	}
 	if o.DataChannelSignaling {
 		m.DataChannelSignaling, m.IgnoreDisconnectWebSocket = &o.DataChannelSignaling, &o.IgnoreDisconnectWebSocket
-		for _, s := range o.DataChannels {
-			m.DataChannels = append(m.DataChannels, dataChannelOf(s))
-		}
+		m.DataChannels = o.DataChannels
 	}
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/datachannel"
 )
 
 // MessagingConfig is one messaging run (-mode messaging): Senders
@@ -116,7 +117,7 @@ func RunMessaging(ctx context.Context, cfg MessagingConfig) (*MessagingSummary, 
 			fmt.Fprintf(cfg.Log, format+"\n", args...)
 		}
 	}
-	dial := func(ctx context.Context, dir string, on func(string, []byte)) (*client.Client, error) {
+	dial := func(ctx context.Context, dir datachannel.Direction, on func(string, []byte)) (*client.Client, error) {
 		c, err := client.Dial(ctx, client.Config{
 			URL: cfg.URL, ChannelID: cfg.ChannelID, Role: client.RoleSendonly,
 			Audio: client.Bool(false), Video: client.Bool(false),
@@ -144,10 +145,10 @@ func RunMessaging(ctx context.Context, cfg MessagingConfig) (*MessagingSummary, 
 	defer cancel()
 	err := forEach(setupCtx, len(clients), cfg.DialConcurrency, func(ctx context.Context, i int) error {
 		var on func(string, []byte)
-		dir := "sendonly"
+		dir := datachannel.SendOnly
 		if i >= cfg.Senders {
 			r := &msgReceiver{last: make([]uint64, cfg.Senders)}
-			recv[i-cfg.Senders], on, dir = r, r.onMessage, "recvonly"
+			recv[i-cfg.Senders], on, dir = r, r.onMessage, datachannel.RecvOnly
 		}
 		c, err := dial(ctx, dir, on)
 		clients[i] = c
