@@ -141,9 +141,12 @@ func (e *Engine) join(c *Connection) (*room, error) {
 		if len(e.rooms) >= e.opts.MaxChannels {
 			return nil, fmt.Errorf("%w: %d channels", ErrLimitExceeded, e.opts.MaxChannels)
 		}
-		r = newRoom(e, c.channelID)
+		r = newRoom(e, c.channelID, c)
 		e.rooms[c.channelID] = r
 		e.stats.SessionCreated()
+	}
+	if err := r.admits(c); err != nil {
+		return nil, err
 	}
 	if err := r.add(c, e.opts.MaxConnectionsPerChannel); err != nil {
 		return nil, err
@@ -159,6 +162,9 @@ func (e *Engine) dropIfEmpty(r *room) {
 	if e.rooms[r.id] == r && r.empty() {
 		delete(e.rooms, r.id)
 		e.stats.SessionDestroyed()
+		if r.spot != nil {
+			close(r.spot.stop)
+		}
 	}
 }
 
@@ -199,6 +205,9 @@ func (e *Engine) validate(req *ConnectRequest) error {
 		req.SimulcastRID = e.opts.DefaultSimulcastRID
 	} else if _, err := simulcast.ParseRID(req.SimulcastRID); err != nil {
 		return invalid("simulcast_rid", "%q is not r0, r1 or r2", req.SimulcastRID)
+	}
+	if err := e.validateSpotlight(req); err != nil {
+		return err
 	}
 	if req.Audio.CodecType != "" && normalizeCodec(req.Audio.CodecType) != codec.Opus.Name {
 		return invalid("audio.codec_type", "%q is not supported (OPUS)", req.Audio.CodecType)

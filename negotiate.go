@@ -69,7 +69,7 @@ func (c *Connection) initialOffer(ctx context.Context) (Offer, error) {
 		o.VideoMid = c.ownVideo.Mid()
 	}
 	if c.simulcast && c.ownVideo != nil {
-		o.Encodings = c.engine.opts.SimulcastEncodings
+		o.Encodings = c.sendEncodings()
 		o.SDP = addRecvSimulcast(o.SDP, o.VideoMid, o.Encodings)
 	}
 	return o, nil

@@ -22,10 +22,18 @@ type room struct {
 	// meta is the connections' signaling-notify metadata. Changes are
 	// made under mu, so pushes leave in the order of the changes.
 	meta *metadata.Store
+	// spot is the spotlight state; nil unless the channel's first
+	// connection asked for spotlight.
+	spot *roomSpotlight
 }
 
-func newRoom(e *Engine, id string) *room {
-	return &room{engine: e, id: id, meta: metadata.NewStore(e.opts.MaxMetadataSize)}
+func newRoom(e *Engine, id string, first *Connection) *room {
+	r := &room{engine: e, id: id, meta: metadata.NewStore(e.opts.MaxMetadataSize)}
+	if first.spotlight {
+		r.spot = newRoomSpotlight(e.opts.Spotlight, first.spot.number)
+		e.goTracked(r.spotRun)
+	}
+	return r
 }
 
 func (r *room) add(c *Connection, limit int) error {
@@ -236,6 +244,7 @@ func (r *room) remove(c *Connection) {
 		subs = r.receiversLocked(c)
 	}
 	r.mu.Unlock()
+	r.spotLeave(c)
 	for _, o := range subs {
 		o.renegotiate()
 	}

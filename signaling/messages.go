@@ -100,6 +100,9 @@ type connectMessage struct {
 	Simulcast               bool            `json:"simulcast"`
 	SimulcastRID            string          `json:"simulcast_rid"`
 	Spotlight               bool            `json:"spotlight"`
+	SpotlightNumber         *int            `json:"spotlight_number"`
+	SpotlightFocusRID       string          `json:"spotlight_focus_rid"`
+	SpotlightUnfocusRID     string          `json:"spotlight_unfocus_rid"`
 }
 
 // parseConnect decodes a connect message; a wrong JSON type names the key.
@@ -112,11 +115,18 @@ func parseConnect(b []byte) (sfu.ConnectRequest, error) {
 		}
 		return sfu.ConnectRequest{}, err
 	}
+	number := 0
+	if m.SpotlightNumber != nil {
+		if number = *m.SpotlightNumber; number == 0 {
+			return sfu.ConnectRequest{}, &sfu.InvalidArgumentError{Key: "spotlight_number", Message: "0 is not 1 to 8"}
+		}
+	}
 	return sfu.ConnectRequest{
 		ChannelID: m.ChannelID, Role: sfu.Role(m.Role), ClientID: m.ClientID, BundleID: m.BundleID,
 		Metadata: nullToNil(m.Metadata), SignalingNotifyMetadata: nullToNil(m.SignalingNotifyMetadata),
 		Audio: m.Audio.request(), Video: m.Video.request(),
 		Simulcast: m.Simulcast, SimulcastRID: m.SimulcastRID, Spotlight: m.Spotlight,
+		SpotlightNumber: number, SpotlightFocusRID: m.SpotlightFocusRID, SpotlightUnfocusRID: m.SpotlightUnfocusRID,
 	}, nil
 }
 
@@ -207,6 +217,11 @@ type notifyMessage struct {
 	*sfu.Notify
 }
 
+type spotlightNotifyMessage struct {
+	Type string `json:"type"`
+	*sfu.SpotlightNotify
+}
+
 type pushMessage struct {
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
@@ -218,6 +233,9 @@ func eventMessage(ev sfu.Event) any {
 	case sfu.EventReOffer:
 		return sdpMessage{Type: "re-offer", SDP: ev.SDP}
 	case sfu.EventNotify:
+		if ev.Spotlight != nil {
+			return spotlightNotifyMessage{Type: "notify", SpotlightNotify: ev.Spotlight}
+		}
 		return notifyMessage{Type: "notify", Notify: ev.Notify}
 	case sfu.EventPush:
 		return pushMessage{Type: "push", Data: ev.Push}
