@@ -73,6 +73,7 @@ type Connection struct {
 	connectRID  simulcast.Layer // simulcast_rid at connect, or the default
 	ridOverride string          // RequestRtpStream for all senders; "" = none
 	answers     chan answerRequest
+	spot        connSpotlight
 
 	// Owned by the run goroutine (by Connect before run starts).
 	slots []*slot
