@@ -333,9 +333,13 @@ func (c *Connection) sendReceiverReports(src *forward.Source, ssrc uint32, ended
 }
 
 // upstreamBitrate is the video bit rate, in bits per second, the
-// publisher is allowed: what it asked for at connect (video.bit_rate, or
-// the simulcast layers' sum), else the engine's limit.
+// publisher is allowed: the cap of ChangeUpstreamVideoBitRate, else what
+// it asked for at connect (video.bit_rate, or the simulcast layers' sum),
+// else the engine's limit.
 func (c *Connection) upstreamBitrate() int {
+	if kbps := c.bitRateCap.Load(); kbps > 0 {
+		return int(kbps) * 1000
+	}
 	if c.videoBitRate > 0 {
 		return c.videoBitRate * 1000
 	}

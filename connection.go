@@ -34,7 +34,8 @@ type Connection struct {
 	authzMetadata, eventMetadata      json.RawMessage // from Authenticate
 	createdAt                         time.Time
 	videoCodec                        codec.Spec
-	videoBitRate                      int // kbps, from connect; 0 = unset
+	videoBitRate                      int          // kbps, from connect; 0 = unset
+	bitRateCap                        atomic.Int64 // kbps, ChangeUpstreamVideoBitRate; 0 = none
 
 	api                *webrtc.API // this connection's: its DTLS hooks feed egress
 	pc                 *webrtc.PeerConnection

@@ -27,6 +27,8 @@ type room struct {
 	meta *metadata.Store
 	// receivers are the messaging labels' receivers (messaging.go).
 	receivers atomic.Pointer[receiverSets]
+	// forwards are the running RTP forwards, by publisher (rtpforward.go).
+	forwards map[string]*rtpForward
 	// spot is the spotlight state; nil unless the channel's first
 	// connection asked for spotlight.
 	spot *roomSpotlight
@@ -248,6 +250,7 @@ func (r *room) remove(c *Connection) {
 		}
 	}
 	r.meta.Remove(c.id)
+	r.stopForwardLocked(c)
 	r.removeMessagingReceiversLocked(c)
 	for _, o := range r.conns {
 		o.forgetSender(c.id)

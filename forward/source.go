@@ -134,6 +134,9 @@ type Source struct {
 	packets    atomic.Uint64
 	bytes      atomic.Uint64
 	keys       atomic.Uint64
+
+	sinks   sinks      // consumers other than down-tracks (sink.go)
+	sinkPkt SinkPacket // handed to them, under inMu
 }
 
 // NewSource returns a source with no down-tracks.
@@ -260,6 +263,7 @@ func (s *Source) writePacket(pkt []byte) {
 	if p.keyFrame {
 		s.keys.Add(1)
 	}
+	s.toSinks(p) // before equalize pads the payload
 	if s.cfg.Batch == nil {
 		s.fanOut(p)
 		return
