@@ -7,6 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# ffmpeg decodes forwarded RTP in the Go tests (httpapi).
+if ! command -v ffmpeg >/dev/null 2>&1; then
+	echo "test.sh: installing ffmpeg" >&2
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y ffmpeg
+fi
+
 go mod download
 go vet ./...
 
