@@ -16,6 +16,7 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/sfutest"
 )
 
@@ -436,5 +437,68 @@ func TestChangeUpstreamVideoBitRate(t *testing.T) {
 		{`{"channel_id": "none", "connection_id": "NOSUCH", "bit_rate": 500}`, 404, "CHANNEL-NOT-FOUND"},
 	} {
 		e.call(t, "Sora_20190327.ChangeUpstreamVideoBitRate", bad.body).fails(t, bad.status, bad.errorType)
+	}
+}
+
+// packetCounter is an in-process sink that counts packets.
+type packetCounter struct {
+	mu   sync.Mutex
+	n    int
+	more chan struct{}
+}
+
+func (c *packetCounter) WriteRTP(*forward.SinkPacket) {
+	c.mu.Lock()
+	c.n++
+	close(c.more)
+	c.more = make(chan struct{})
+	c.mu.Unlock()
+}
+
+func (c *packetCounter) wait(ctx context.Context, n int) bool {
+	for {
+		c.mu.Lock()
+		got, more := c.n, c.more
+		c.mu.Unlock()
+		if got >= n {
+			return true
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// Channel.AddSink hands an embedder's sink a publisher's video until it
+// is removed.
+func TestAddSink(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	e := newEnv(t, sfu.Options{})
+	pub := newCountingPublisher(t)
+	c := e.dialReady(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, VideoCodecType: "VP8",
+		Tracks: []webrtc.TrackLocal{pub.audio, pub.video}})
+	pub.start(t)
+	k := &packetCounter{more: make(chan struct{})}
+	var remove func()
+	for remove == nil {
+		var err error
+		if remove, err = e.engine.Channel("sora").AddSink(ctx, c.ConnectionID(), webrtc.RTPCodecTypeVideo, "", k); err != nil {
+			pub.waitSent(t, ctx, 1) // until the engine has the track
+		}
+	}
+	if !k.wait(ctx, 20) {
+		t.Fatal("the sink got fewer than 20 packets")
+	}
+	remove()
+	k.mu.Lock()
+	n := k.n
+	k.mu.Unlock()
+	pub.waitSent(t, ctx, 20)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.n > n+1 { // one may have been in its fan-out
+		t.Errorf("the sink got %d packets after remove", k.n-n)
 	}
 }

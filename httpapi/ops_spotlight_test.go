@@ -142,6 +142,10 @@ func TestSpotlightErrors(t *testing.T) {
 		{"UnfocusSpotlight", `{"channel_id": "plain", "connection_id": "` + plain.ConnectionID() + `"}`, 400, "FEATURE-DISABLED"},
 		{"ChangeSpotlightNumber", `{"channel_id": "plain", "spotlight_number": 2}`, 400, "FEATURE-DISABLED"},
 	}
+	// The seed: ChangeUpstreamVideoBitRate does not apply to spotlight
+	// channels.
+	e.call(t, "Sora_20190327.ChangeUpstreamVideoBitRate", `{"channel_id": "sora", "connection_id": "`+a+`", "bit_rate": 500}`).
+		fails(t, http.StatusBadRequest, "FEATURE-DISABLED")
 	for _, c := range cases {
 		got := e.call(t, "Sora_20200807."+c.target, c.body)
 		if msg := got.fails(t, c.status, c.errorType); msg == "" {
