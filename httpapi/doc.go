@@ -37,8 +37,10 @@
 //   - Target checks come before the body: an unknown operation with a bad
 //     body answers INVALID-TARGET.
 //   - OPTIONS is answered 200 with an empty body whether or not CORS is
-//     configured; the CORS headers (exactly Sora's four) are sent only
-//     when WithCORSOrigin is set, on every answer including errors.
+//     configured; the CORS headers (Sora's four) are sent only when
+//     WithCORSOrigin is set, on every answer including errors.
+//     Access-Control-Allow-Headers also lists Authorization, which Sora's
+//     does not, so that a browser page can send the bearer token.
 //     Preflights never need the bearer token.
 //   - List operations on a channel that does not exist answer 200 [].
 //     Operations on one connection answer CHANNEL-NOT-FOUND first, then
