@@ -83,4 +83,13 @@
 //
 // Authentication: WithBearerToken checks "Authorization: Bearer <token>";
 // for anything else wrap the handler in your own middleware.
+//
+// docs/api.md in the repository is the reference of every operation:
+// keys with their types and ranges, answers and errors.
+//
+// Layering: an adapter over the root sfu package's Go API; nothing below
+// it knows of HTTP. Guarantees: the handler is safe for concurrent use,
+// reads at most the body limit, validates every key before calling the
+// engine, and answers a panic in an operation with 500 INTERNAL-ERROR
+// without affecting other requests.
 package httpapi
