@@ -85,6 +85,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, modes, bool, error) {
 	return c, modes{}, false, fmt.Errorf("-mode %q is not media, messaging or idle", mode)
 }
 
+// summary is the outcome of a run of any mode.
+type summary interface {
+	WriteText(io.Writer)
+}
+
 func run(args []string, stdout, stderr io.Writer) error {
 	cfg, mode, asJSON, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -96,35 +101,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.Log = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if mcfg := mode.messaging; mcfg != nil {
-		mcfg.Log = stderr
-		sum, err := RunMessaging(ctx, *mcfg)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(sum)
-		}
-		sum.WriteText(stdout)
-		return nil
+	var sum summary
+	switch {
+	case mode.messaging != nil:
+		mode.messaging.Log = stderr
+		sum, err = RunMessaging(ctx, *mode.messaging)
+	case mode.idle != nil:
+		mode.idle.Log = stderr
+		sum, err = RunIdle(ctx, *mode.idle)
+	default:
+		sum, err = Run(ctx, cfg)
 	}
-	if icfg := mode.idle; icfg != nil {
-		icfg.Log = stderr
-		sum, err := RunIdle(ctx, *icfg)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(sum)
-		}
-		sum.WriteText(stdout)
-		return nil
-	}
-	sum, err := Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
