@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
@@ -58,6 +59,7 @@ func (e *Engine) connect(ctx context.Context, req ConnectRequest) (*Connection, 
 	if c.egress != nil {
 		e.stats.AddSealed(c.egress) // teardown removes it
 	}
+	c.room.spotJoin(c)
 	// Only a connection in a channel reacts to its PeerConnection.
 	c.pc.OnConnectionStateChange(c.onConnectionState)
 	c.pc.OnTrack(c.onTrack)
@@ -138,6 +140,13 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 	if c.bundleID == "" {
 		c.bundleID = connID
 	}
+	if c.spotlight {
+		// Spotlight forwards senders at two layers: they send simulcast
+		// whether or not they asked for it.
+		c.simulcast = c.simulcast || c.role.Sends() && c.video
+		c.spot.number = req.SpotlightNumber
+		c.spot.rids = spotRIDs{focus: req.SpotlightFocusRID, unfocus: req.SpotlightUnfocusRID}
+	}
 	c.videoCodec, _ = codec.VideoByName(req.Video.CodecType)
 	c.videoBitRate = req.Video.BitRate
 	c.connectRID, _ = simulcast.ParseRID(req.SimulcastRID) // validated
@@ -204,6 +213,7 @@ func (c *Connection) onConnectionState(s webrtc.PeerConnectionState) {
 	switch s {
 	case webrtc.PeerConnectionStateConnected:
 		c.room.markConnected(c)
+		c.room.spotGreet(c)
 		if h := c.engine.opts.OnConnectionCreated; h != nil && c.isConnected() {
 			h(c.Info())
 		}
@@ -224,14 +234,20 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		return
 	}
 	ssrc := uint32(t.SSRC())
-	src := forward.NewSource(forward.SourceConfig{
+	cfg := forward.SourceConfig{
 		ID: t.ID(), StreamID: c.id, RID: t.RID(), Codec: t.Codec(), Kind: t.Kind(),
 		RequestKeyFrame: func() {
 			c.engine.stats.KeyFrameRequested()
 			_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 		},
 		Batch: c.engine.pion.batch,
-	})
+	}
+	if c.room.spot != nil && t.Kind() == webrtc.RTPCodecTypeAudio {
+		if id := audioLevelID(recv); id != 0 {
+			cfg.AudioLevel, cfg.AudioLevelID = &c.spot.meter, id
+		}
+	}
+	src := forward.NewSource(cfg)
 	if c.ingress != nil {
 		// From the next packet on, the socket reader forwards this
 		// stream; Run forwards what pion already holds.
@@ -317,20 +333,37 @@ func (c *Connection) sendReceiverReports(src *forward.Source, ssrc uint32, ended
 }
 
 // upstreamBitrate is the video bit rate, in bits per second, the
-// publisher is allowed: what it asked for at connect (video.bit_rate, or
-// the simulcast layers' sum), else the engine's limit.
+// publisher is allowed: the cap of ChangeUpstreamVideoBitRate, else what
+// it asked for at connect (video.bit_rate, or the simulcast layers' sum),
+// else the engine's limit.
 func (c *Connection) upstreamBitrate() int {
+	if kbps := c.bitRateCap.Load(); kbps > 0 {
+		return int(kbps) * 1000
+	}
 	if c.videoBitRate > 0 {
 		return c.videoBitRate * 1000
 	}
 	if c.simulcast {
 		sum := 0
-		for _, e := range c.engine.opts.SimulcastEncodings {
-			sum += e.MaxBitrate
+		for _, e := range c.sendEncodings() {
+			if e.Active {
+				sum += e.MaxBitrate
+			}
 		}
 		if sum > 0 {
 			return sum
 		}
 	}
 	return c.engine.opts.MaxUpstreamBitrate
+}
+
+// audioLevelID returns the id the RFC 6464 audio-level extension was
+// negotiated under on recv's m-line, 0 if it was not.
+func audioLevelID(recv *webrtc.RTPReceiver) uint8 {
+	for _, e := range recv.GetParameters().HeaderExtensions {
+		if e.URI == sdp.AudioLevelURI {
+			return uint8(e.ID)
+		}
+	}
+	return 0
 }

@@ -34,7 +34,8 @@ type Connection struct {
 	authzMetadata, eventMetadata      json.RawMessage // from Authenticate
 	createdAt                         time.Time
 	videoCodec                        codec.Spec
-	videoBitRate                      int // kbps, from connect; 0 = unset
+	videoBitRate                      int          // kbps, from connect; 0 = unset
+	bitRateCap                        atomic.Int64 // kbps, ChangeUpstreamVideoBitRate; 0 = none
 
 	api                *webrtc.API // this connection's: its DTLS hooks feed egress
 	pc                 *webrtc.PeerConnection
@@ -73,6 +74,7 @@ type Connection struct {
 	connectRID  simulcast.Layer // simulcast_rid at connect, or the default
 	ridOverride string          // RequestRtpStream for all senders; "" = none
 	answers     chan answerRequest
+	spot        connSpotlight
 
 	// Owned by the run goroutine (by Connect before run starts).
 	slots []*slot

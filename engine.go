@@ -150,11 +150,14 @@ func (e *Engine) join(c *Connection) (*room, error) {
 		if len(e.rooms) >= e.opts.MaxChannels {
 			return nil, fmt.Errorf("%w: %d channels", ErrLimitExceeded, e.opts.MaxChannels)
 		}
-		r = newRoom(e, c.channelID)
+		r = newRoom(e, c.channelID, c)
 		e.rooms[c.channelID] = r
 		e.stats.SessionCreated()
 		// Under e.mu, so a channel's sessions are observed in order.
 		e.observe(LifecycleEvent{Kind: SessionCreated, Time: r.createdAt, ChannelID: r.id, SessionID: r.sessionID})
+	}
+	if err := r.admits(c); err != nil {
+		return nil, err
 	}
 	if err := r.add(c, e.opts.MaxConnectionsPerChannel); err != nil {
 		return nil, err
@@ -174,6 +177,9 @@ func (e *Engine) dropIfEmpty(r *room) {
 			Duration: time.Since(r.createdAt)})
 		if len(e.rooms) == 0 {
 			e.drain.idleLocked()
+		}
+		if r.spot != nil {
+			close(r.spot.stop)
 		}
 	}
 }
@@ -215,6 +221,9 @@ func (e *Engine) validate(req *ConnectRequest) error {
 		req.SimulcastRID = e.opts.DefaultSimulcastRID
 	} else if _, err := simulcast.ParseRID(req.SimulcastRID); err != nil {
 		return invalid("simulcast_rid", "%q is not r0, r1 or r2", req.SimulcastRID)
+	}
+	if err := e.validateSpotlight(req); err != nil {
+		return err
 	}
 	if req.Audio.CodecType != "" && normalizeCodec(req.Audio.CodecType) != codec.Opus.Name {
 		return invalid("audio.codec_type", "%q is not supported (OPUS)", req.Audio.CodecType)

@@ -26,6 +26,8 @@ var (
 	ErrRejected = errors.New("sfu: connection rejected")
 	// ErrNoOfferPending: an answer arrived while no offer was outstanding.
 	ErrNoOfferPending = errors.New("sfu: no offer pending")
+	// ErrForwardNotFound: no RTP forward runs for that connection.
+	ErrForwardNotFound = errors.New("sfu: RTP forward not found")
 )
 
 // InvalidArgumentError names the request field that is missing or invalid.

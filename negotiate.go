@@ -74,7 +74,7 @@ func (c *Connection) initialOffer(ctx context.Context) (Offer, error) {
 		o.DataChannels = c.dc.offerSpecs()
 	}
 	if c.simulcast && c.ownVideo != nil {
-		o.Encodings = c.engine.opts.SimulcastEncodings
+		o.Encodings = c.sendEncodings()
 		o.SDP = addRecvSimulcast(o.SDP, o.VideoMid, o.Encodings)
 	}
 	return o, nil

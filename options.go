@@ -92,6 +92,9 @@ type Options struct {
 	// (default "r2").
 	DefaultSimulcastRID string
 
+	// Spotlight tunes spotlight channels (speaker detection, layers).
+	Spotlight SpotlightOptions
+
 	// MaxChannels bounds the number of channels (default 10000).
 	MaxChannels int
 	// MaxConnectionsPerChannel bounds a channel's connections (default 1000).
@@ -166,6 +169,7 @@ func (o Options) withDefaults() Options {
 	if o.DefaultSimulcastRID == "" {
 		o.DefaultSimulcastRID = "r2"
 	}
+	o.Spotlight = o.Spotlight.withDefaults()
 	if o.MaxChannels <= 0 {
 		o.MaxChannels = DefaultMaxChannels
 	}

@@ -27,11 +27,21 @@ type room struct {
 	meta *metadata.Store
 	// receivers are the messaging labels' receivers (messaging.go).
 	receivers atomic.Pointer[receiverSets]
+	// forwards are the running RTP forwards, by publisher (rtpforward.go).
+	forwards map[string]*rtpForward
+	// spot is the spotlight state; nil unless the channel's first
+	// connection asked for spotlight.
+	spot *roomSpotlight
 }
 
-func newRoom(e *Engine, id string) *room {
-	return &room{engine: e, id: id, sessionID: newSessionID(), createdAt: time.Now(),
+func newRoom(e *Engine, id string, first *Connection) *room {
+	r := &room{engine: e, id: id, sessionID: newSessionID(), createdAt: time.Now(),
 		meta: metadata.NewStore(e.opts.MaxMetadataSize)}
+	if first.spotlight {
+		r.spot = newRoomSpotlight(e.opts.Spotlight, first.spot.number)
+		e.goTracked(r.spotRun)
+	}
+	return r
 }
 
 func (r *room) add(c *Connection, limit int) error {
@@ -240,6 +250,7 @@ func (r *room) remove(c *Connection) {
 		}
 	}
 	r.meta.Remove(c.id)
+	r.stopForwardLocked(c)
 	r.removeMessagingReceiversLocked(c)
 	for _, o := range r.conns {
 		o.forgetSender(c.id)
@@ -249,6 +260,7 @@ func (r *room) remove(c *Connection) {
 		subs = r.receiversLocked(c)
 	}
 	r.mu.Unlock()
+	r.spotLeave(c)
 	for _, o := range subs {
 		o.renegotiate()
 	}

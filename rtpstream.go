@@ -30,6 +30,13 @@ func (c *Connection) policy(senderID string) *forward.Policy {
 		if c.ridOverride != "" {
 			p.SetRID(c.ridOverride)
 		}
+		if c.room != nil && c.room.spot != nil {
+			// Until its focus changes: what the channel's focus is now.
+			f := (*c.room.spot.focused.Load())[senderID]
+			p.SetFocused(f)
+			p.SetWithheld(webrtc.RTPCodecTypeAudio, !f)
+			p.SetWithheld(webrtc.RTPCodecTypeVideo, c.spotRIDsLocked(senderID).pick(f) == "none")
+		}
 		c.policies[senderID] = p
 	}
 	return p
@@ -43,10 +50,15 @@ func (c *Connection) forgetSender(senderID string) {
 }
 
 // requestedLayer is the simulcast layer c wants from owner: what
-// RequestRtpStream asked for, else the connect-time choice.
+// RequestRtpStream asked for, else in a spotlight channel the layer for
+// owner's focus, else the connect-time choice.
 func (c *Connection) requestedLayer(owner *Connection) simulcast.Layer {
-	if l, err := simulcast.ParseRID(c.policy(owner.id).RID()); err == nil {
+	p := c.policy(owner.id)
+	if l, err := simulcast.ParseRID(p.RID()); err == nil {
 		return l
+	}
+	if c.room.spot != nil {
+		return c.spotLayer(owner.id, p.Focused())
 	}
 	return c.connectRID
 }
@@ -57,6 +69,14 @@ func (c *Connection) relayerSoon() {
 	case c.relayer <- struct{}{}:
 	default:
 	}
+}
+
+// sendEncodings are the simulcast layers c is told to send.
+func (c *Connection) sendEncodings() []Encoding {
+	if c.spotlight {
+		return c.engine.opts.Spotlight.Encodings
+	}
+	return c.engine.opts.SimulcastEncodings
 }
 
 // sendsSimulcast reports whether c publishes simulcast video.

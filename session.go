@@ -63,6 +63,12 @@ type ConnectRequest struct {
 	// DataChannels are the messaging ("#") labels the client asks for
 	// (data_channels); they need DataChannel signaling.
 	DataChannels []datachannel.Spec
+	// SpotlightNumber is spotlight_number (1-8); 0 when not given.
+	SpotlightNumber int
+	// SpotlightFocusRID and SpotlightUnfocusRID are the layers the
+	// connection receives from focused and unfocused senders ("none",
+	// "r0", "r1", "r2"); empty for the engine's defaults.
+	SpotlightFocusRID, SpotlightUnfocusRID string
 	// RemoteAddr and UserAgent describe the client, for hooks and logs.
 	RemoteAddr string
 	UserAgent  string
@@ -113,7 +119,8 @@ const (
 	// EventReOffer carries a new offer in SDP; answer it with
 	// Connection.Answer.
 	EventReOffer EventKind = iota + 1
-	// EventNotify carries a Notify.
+	// EventNotify carries a Notify, or for spotlight.* notifies a
+	// SpotlightNotify (Notify is then nil).
 	EventNotify
 	// EventPush carries application data in Push.
 	EventPush
@@ -132,6 +139,7 @@ type Event struct {
 	Kind      EventKind
 	SDP       string
 	Notify    *Notify
+	Spotlight *SpotlightNotify
 	Push      json.RawMessage
 	PingStats bool
 	// IgnoreDisconnectWebSocket is set on EventSwitched.

@@ -107,6 +107,10 @@ type simPublisher struct {
 
 	mid          string
 	midID, ridID uint8
+	// levelID, when not 0, is the negotiated id of the audio-level
+	// extension: every audio packet then carries level.
+	levelID uint8
+	level   atomic.Uint32
 }
 
 func newSimPublisher(t *testing.T) *simPublisher {
@@ -228,10 +232,11 @@ func (p *simPublisher) start(t *testing.T) {
 			_ = p.layers[l].WriteRTP(&rtp.Packet{Header: h, Payload: simPayload(l, c, key)})
 			p.sent[l].Add(1)
 		}
-		_ = p.audio.WriteRTP(&rtp.Packet{
-			Header:  rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 480},
-			Payload: payload(n, 'a', 80),
-		})
+		ah := rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 480}
+		if p.levelID != 0 {
+			_ = ah.SetExtension(p.levelID, []byte{byte(p.level.Load())})
+		}
+		_ = p.audio.WriteRTP(&rtp.Packet{Header: ah, Payload: payload(n, 'a', 80)})
 	})
 }
 

@@ -8,7 +8,8 @@
 # run in a network namespace that has only "lo" (when unshare is permitted),
 # so no test traffic leaves the machine.
 #
-# Env: E2E_KEEP_TMP=1 keeps the temporary directory (server binary and log).
+# Env: E2E_KEEP_TMP=1 keeps the temporary directory (server binary and log);
+# E2E_TESTS names the test files to run (default: all of e2e/tests/).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -84,7 +85,7 @@ fi
 status=0
 SFU_SIGNALING_URL=ws://127.0.0.1:5000/signaling SFU_HTTP_URL=http://127.0.0.1:5000/ GOPUB="$tmp/gopub" \
 	SFU_AUTH_SIGNALING_URL=ws://127.0.0.1:5001/signaling SFU_WEBHOOK_PORT=5098 \
-	timeout -k 10 900 node --test --test-concurrency=1 e2e/tests/ || status=$?
+	timeout -k 10 900 node --test --test-concurrency=1 ${E2E_TESTS:-e2e/tests/} || status=$?
 stop_server || true
 # Chromium takes the DTLS client role, so the engine must have sealed
 # every connection'"'"'s RTP itself, and opened every publisher'"'"'s: a

@@ -238,7 +238,7 @@ func (d *DownTrack) writeRTP(src *Source, p *packet) {
 	if b == nil {
 		return
 	}
-	paused := d.policy.Load().Paused(d.kind)
+	paused := d.policy.Load().stopped(d.kind)
 	var switchedFrom *Source
 	d.mu.Lock()
 	if src != d.cur.Load() {

@@ -17,6 +17,10 @@ type Policy struct {
 	videoPaused atomic.Bool
 	focused     atomic.Bool
 	rid         atomic.Pointer[string]
+	// Withheld by spotlight rather than paused by the user: kept apart
+	// so that ListPauseRtpStreams lists only the user's pauses.
+	audioWithheld atomic.Bool
+	videoWithheld atomic.Bool
 }
 
 // SetPaused pauses or resumes forwarding of kind. A paused down-track
@@ -56,3 +60,31 @@ func (p *Policy) SetFocused(f bool) { p.focused.Store(f) }
 
 // Focused reports whether the sender is in the receiver's spotlight.
 func (p *Policy) Focused() bool { return p.focused.Load() }
+
+// SetWithheld stops or restarts forwarding of kind for a reason of the
+// engine's own (spotlight: an unfocused sender's audio, or its video
+// when the receiver's unfocus rid is none). It acts as SetPaused does,
+// independently of it: kind flows only when neither holds it.
+func (p *Policy) SetWithheld(kind webrtc.RTPCodecType, withheld bool) {
+	if kind == webrtc.RTPCodecTypeAudio {
+		p.audioWithheld.Store(withheld)
+	} else {
+		p.videoWithheld.Store(withheld)
+	}
+}
+
+// Withheld reports whether kind is withheld.
+func (p *Policy) Withheld(kind webrtc.RTPCodecType) bool {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return p.audioWithheld.Load()
+	}
+	return p.videoWithheld.Load()
+}
+
+// stopped reports whether kind must not be forwarded now.
+func (p *Policy) stopped(kind webrtc.RTPCodecType) bool {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return p.audioPaused.Load() || p.audioWithheld.Load()
+	}
+	return p.videoPaused.Load() || p.videoWithheld.Load()
+}

@@ -54,10 +54,23 @@ type SourceConfig struct {
 	// Batch, if not nil, is the batching socket under the down-tracks'
 	// writes: each packet's fan-out is one run of it.
 	Batch Batch
+	// AudioLevel, if not nil, is given the first byte of the RFC 6464
+	// audio-level extension (voice flag and level) of every packet that
+	// carries it, under the id AudioLevelID negotiated with the
+	// publisher.
+	AudioLevel   AudioLevelSink
+	AudioLevelID uint8
 	// HistorySize is the number of recent packets kept to answer NACKs:
 	// 0 means DefaultHistorySize for video and none for audio, negative
 	// means none.
 	HistorySize int
+}
+
+// AudioLevelSink takes the audio levels of a published stream, one call
+// per packet on the forwarding path: it must not block or allocate
+// (spotlight.Meter is one).
+type AudioLevelSink interface {
+	AddLevel(level uint8)
 }
 
 // Batch is a socket that queues writes and sends them together
@@ -121,6 +134,9 @@ type Source struct {
 	packets    atomic.Uint64
 	bytes      atomic.Uint64
 	keys       atomic.Uint64
+
+	sinks   sinks      // consumers other than down-tracks (sink.go)
+	sinkPkt SinkPacket // handed to them, under inMu
 }
 
 // NewSource returns a source with no down-tracks.
@@ -220,6 +236,11 @@ func (s *Source) writePacket(pkt []byte) {
 	}
 	s.packets.Add(1)
 	s.bytes.Add(uint64(len(pkt)))
+	if s.cfg.AudioLevel != nil && s.hdr.Extension {
+		if e := s.hdr.GetExtension(s.cfg.AudioLevelID); len(e) > 0 {
+			s.cfg.AudioLevel.AddLevel(e[0])
+		}
+	}
 	p := &s.pkt
 	p.payload, p.padding = pkt[hl:end], 0
 	p.ts, p.marker, p.at = s.hdr.Timestamp, s.hdr.Marker, at
@@ -242,6 +263,7 @@ func (s *Source) writePacket(pkt []byte) {
 	if p.keyFrame {
 		s.keys.Add(1)
 	}
+	s.toSinks(p) // before equalize pads the payload
 	if s.cfg.Batch == nil {
 		s.fanOut(p)
 		return

@@ -17,6 +17,7 @@ const (
 	ErrorChannelNotFound    = "CHANNEL-NOT-FOUND"
 	ErrorConnectionNotFound = "CONNECTION-NOT-FOUND"
 	ErrorFeatureDisabled    = "FEATURE-DISABLED"
+	ErrorForwardNotFound    = "FORWARDING-NOT-FOUND"
 	ErrorUnauthorized       = "UNAUTHORIZED"
 	ErrorInternal           = "INTERNAL-ERROR"
 )
@@ -60,6 +61,8 @@ func classify(err error) (*apiError, bool) {
 		return &apiError{http.StatusNotFound, ErrorChannelNotFound, err.Error()}, true
 	case errors.Is(err, sfu.ErrConnectionNotFound):
 		return &apiError{http.StatusNotFound, ErrorConnectionNotFound, err.Error()}, true
+	case errors.Is(err, sfu.ErrForwardNotFound):
+		return &apiError{http.StatusNotFound, ErrorForwardNotFound, err.Error()}, true
 	case errors.Is(err, sfu.ErrFeatureDisabled):
 		return &apiError{http.StatusBadRequest, ErrorFeatureDisabled, err.Error()}, true
 	}

@@ -29,6 +29,11 @@ type simPublisher struct {
 var simRIDs = [3]string{"r0", "r1", "r2"}
 
 func (e *env) dialSimPublisher(t *testing.T, ctx context.Context, channel string) *client.Client {
+	return e.dialSimPublisherWith(t, ctx, client.Config{ChannelID: channel})
+}
+
+// dialSimPublisherWith is dialSimPublisher with more connect keys in cfg.
+func (e *env) dialSimPublisherWith(t *testing.T, ctx context.Context, cfg client.Config) *client.Client {
 	t.Helper()
 	p := &simPublisher{}
 	var err error
@@ -42,7 +47,8 @@ func (e *env) dialSimPublisher(t *testing.T, ctx context.Context, channel string
 		}
 		tracks = append(tracks, p.layers[l])
 	}
-	c := e.dialReady(t, ctx, client.Config{ChannelID: channel, Role: client.RoleSendonly, VideoCodecType: "VP8", Simulcast: true, Tracks: tracks})
+	cfg.Role, cfg.VideoCodecType, cfg.Simulcast, cfg.Tracks = client.RoleSendonly, "VP8", true, tracks
+	c := e.dialReady(t, ctx, cfg)
 	mid := c.Offer().Mid.Video
 	midID, ridID := extmapIDs(t, c.LocalSDP(), mid)
 	p.Run(t, 10*time.Millisecond, func(n uint32) {

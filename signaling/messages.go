@@ -108,6 +108,9 @@ type connectMessage struct {
 	DataChannelSignaling    *bool              `json:"data_channel_signaling"`
 	IgnoreDisconnectWS      *bool              `json:"ignore_disconnect_websocket"`
 	DataChannels            []datachannel.Spec `json:"data_channels"`
+	SpotlightNumber         *int               `json:"spotlight_number"`
+	SpotlightFocusRID       string             `json:"spotlight_focus_rid"`
+	SpotlightUnfocusRID     string             `json:"spotlight_unfocus_rid"`
 }
 
 // parseConnect decodes a connect message; a wrong JSON type names the key.
@@ -120,6 +123,12 @@ func parseConnect(b []byte) (sfu.ConnectRequest, error) {
 		}
 		return sfu.ConnectRequest{}, err
 	}
+	number := 0
+	if m.SpotlightNumber != nil {
+		if number = *m.SpotlightNumber; number == 0 {
+			return sfu.ConnectRequest{}, &sfu.InvalidArgumentError{Key: "spotlight_number", Message: "0 is not 1 to 8"}
+		}
+	}
 	return sfu.ConnectRequest{
 		ChannelID: m.ChannelID, Role: sfu.Role(m.Role), ClientID: m.ClientID, BundleID: m.BundleID,
 		Metadata: nullToNil(m.Metadata), SignalingNotifyMetadata: nullToNil(m.SignalingNotifyMetadata),
@@ -127,7 +136,8 @@ func parseConnect(b []byte) (sfu.ConnectRequest, error) {
 		Simulcast: m.Simulcast, SimulcastRID: m.SimulcastRID, Spotlight: m.Spotlight,
 		SoraClient: truncate(m.SoraClient, maxClientInfo), Environment: truncate(m.Environment, maxClientInfo),
 		DataChannelSignaling: m.DataChannelSignaling, IgnoreDisconnectWebSocket: m.IgnoreDisconnectWS,
-		DataChannels: m.DataChannels,
+		DataChannels:    m.DataChannels,
+		SpotlightNumber: number, SpotlightFocusRID: m.SpotlightFocusRID, SpotlightUnfocusRID: m.SpotlightUnfocusRID,
 	}, nil
 }
 
@@ -237,6 +247,11 @@ type notifyMessage struct {
 	*sfu.Notify
 }
 
+type spotlightNotifyMessage struct {
+	Type string `json:"type"`
+	*sfu.SpotlightNotify
+}
+
 type pushMessage struct {
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
@@ -254,6 +269,9 @@ func eventMessage(ev sfu.Event) (msg any, label string) {
 	case sfu.EventReOffer:
 		return sdpMessage{Type: "re-offer", SDP: ev.SDP}, datachannel.LabelSignaling
 	case sfu.EventNotify:
+		if ev.Spotlight != nil {
+			return spotlightNotifyMessage{Type: "notify", SpotlightNotify: ev.Spotlight}, datachannel.LabelNotify
+		}
 		return notifyMessage{Type: "notify", Notify: ev.Notify}, datachannel.LabelNotify
 	case sfu.EventPush:
 		return pushMessage{Type: "push", Data: ev.Push}, datachannel.LabelPush

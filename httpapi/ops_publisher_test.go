@@ -1,0 +1,260 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/sfutest"
+)
+
+// countingPublisher sends VP8 and Opus packets whose payloads end in a
+// 4-byte counter, so that a receiver can check it got each one intact.
+type countingPublisher struct {
+	video, audio *webrtc.TrackLocalStaticRTP
+	sfutest.Pacer
+
+	mu   sync.Mutex
+	sent uint32        // packets of each kind sent
+	more chan struct{} // closed and replaced at each send
+}
+
+func newCountingPublisher(t *testing.T) *countingPublisher {
+	t.Helper()
+	p := &countingPublisher{more: make(chan struct{})}
+	var err error
+	if p.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s"); err != nil {
+		t.Fatal(err)
+	}
+	if p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "s"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p *countingPublisher) start(t *testing.T) {
+	p.Run(t, 5*time.Millisecond, func(n uint32) {
+		v := append([]byte{0x10, 0x00, 0x9d, 0x01, 0x2a}, make([]byte, 100)...)
+		binary.BigEndian.PutUint32(v[len(v)-4:], n)
+		_ = p.video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 3000, Marker: true}, Payload: v})
+		a := make([]byte, 40)
+		binary.BigEndian.PutUint32(a[36:], n)
+		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 960}, Payload: a})
+		p.mu.Lock()
+		p.sent++
+		close(p.more)
+		p.more = make(chan struct{})
+		p.mu.Unlock()
+	})
+}
+
+// waitSent waits until the publisher has sent n more packets of each kind.
+func (p *countingPublisher) waitSent(t *testing.T, ctx context.Context, n uint32) {
+	t.Helper()
+	p.mu.Lock()
+	target := p.sent + n
+	p.mu.Unlock()
+	for {
+		p.mu.Lock()
+		sent, more := p.sent, p.more
+		p.mu.Unlock()
+		if sent >= target {
+			return
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			t.Fatal("the publisher stopped sending")
+		}
+	}
+}
+
+// rtpListener is a UDP socket on 127.0.0.1 that collects RTP packets.
+type rtpListener struct {
+	conn *net.UDPConn
+	mu   sync.Mutex
+	got  []rtp.Packet
+	more chan struct{}
+}
+
+func newRTPListener(t *testing.T) *rtpListener {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &rtpListener{conn: c, more: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2000)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			var p rtp.Packet
+			if p.Unmarshal(append([]byte(nil), buf[:n]...)) != nil {
+				continue
+			}
+			l.mu.Lock()
+			l.got = append(l.got, p)
+			close(l.more)
+			l.more = make(chan struct{})
+			l.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	return l
+}
+
+func (l *rtpListener) port() int { return l.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (l *rtpListener) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.got)
+}
+
+// wait waits until at least n packets arrived and returns them.
+func (l *rtpListener) wait(t *testing.T, ctx context.Context, n int) []rtp.Packet {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		got, more := l.got, l.more
+		l.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			t.Fatalf("port %d got %d RTP packets, want %d", l.port(), len(got), n)
+		}
+	}
+}
+
+// checkForwarded checks that pkts carry payload type pt, continuous
+// sequence numbers, and the publisher's payloads intact and in order.
+func checkForwarded(t *testing.T, what string, pkts []rtp.Packet, pt uint8, size int) {
+	t.Helper()
+	for i, p := range pkts {
+		if p.PayloadType != pt || len(p.Payload) != size {
+			t.Fatalf("%s packet %d: payload type %d, %d bytes; want %d, %d bytes", what, i, p.PayloadType, len(p.Payload), pt, size)
+		}
+		if i == 0 {
+			continue
+		}
+		prev := pkts[i-1]
+		if p.SequenceNumber != prev.SequenceNumber+1 || p.SSRC != prev.SSRC {
+			t.Fatalf("%s packet %d: sequence %d after %d (SSRC %x, %x)", what, i, p.SequenceNumber, prev.SequenceNumber, p.SSRC, prev.SSRC)
+		}
+		if c, pc := binary.BigEndian.Uint32(p.Payload[size-4:]), binary.BigEndian.Uint32(prev.Payload[size-4:]); c != pc+1 {
+			t.Fatalf("%s packet %d: payload counter %d after %d", what, i, c, pc)
+		}
+	}
+}
+
+// sdpPayloadType returns the payload type of the m-line of kind in a
+// forward's SDP, after checking the line's shape.
+func sdpPayloadType(t *testing.T, sdp, kind string, port int) uint8 {
+	t.Helper()
+	prefix := fmt.Sprintf("m=%s %d RTP/SAVPF ", kind, port)
+	for _, line := range strings.Split(sdp, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			var pt uint8
+			if _, err := fmt.Sscan(rest, &pt); err != nil {
+				t.Fatalf("m-line %q: %v", line, err)
+			}
+			return pt
+		}
+	}
+	t.Fatalf("no %q line in SDP:\n%s", prefix, sdp)
+	return 0
+}
+
+// startForwarding calls StartForwardingRtp and returns the SDP. Until
+// the engine has the publisher's tracks it answers FEATURE-DISABLED ("no
+// media yet"): then it waits for a packet of p and tries again.
+func (e *env) startForwarding(t *testing.T, ctx context.Context, p *countingPublisher, body string) string {
+	t.Helper()
+	for {
+		a := e.call(t, "Sora_20170814.StartForwardingRtp", body)
+		if a.status == 400 && strings.Contains(string(a.body), "no media yet") && p != nil {
+			p.waitSent(t, ctx, 1)
+			continue
+		}
+		var ans struct {
+			SDP string `json:"sdp"`
+		}
+		a.ok(t, &ans)
+		return ans.SDP
+	}
+}
+
+// StartForwardingRtp with the seed's request (no connection_id: the
+// channel has one publisher): the SDP describes what arrives, payloads
+// arrive intact with continuous sequence numbers; a second Start moves
+// the target; Stop stops it; a second Stop is 404.
+func TestForwardingRtp(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	e := newEnv(t, sfu.Options{})
+	pub := newCountingPublisher(t)
+	c := e.dialReady(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, VideoCodecType: "VP8",
+		Tracks: []webrtc.TrackLocal{pub.audio, pub.video}})
+	pub.start(t)
+	audio, video := newRTPListener(t), newRTPListener(t)
+
+	sdp := e.startForwarding(t, ctx, pub, fmt.Sprintf(`{
+    "audio_port": %d,
+    "channel_id": "sora",
+    "ip_address": "127.0.0.1",
+    "video_port": %d
+}`, audio.port(), video.port()))
+	for _, want := range []string{"v=0\r\n", "c=IN IP4 127.0.0.1\r\n", "opus/48000/2\r\n", "VP8/90000\r\n"} {
+		if !strings.Contains(sdp, want) {
+			t.Errorf("SDP lacks %q:\n%s", want, sdp)
+		}
+	}
+	checkForwarded(t, "video", video.wait(t, ctx, 50), sdpPayloadType(t, sdp, "video", video.port()), 105)
+	checkForwarded(t, "audio", audio.wait(t, ctx, 50), sdpPayloadType(t, sdp, "audio", audio.port()), 40)
+	if fs := e.engine.Channel("sora").RtpForwards(ctx); len(fs) != 1 || fs[0].ConnectionID != c.ConnectionID() || fs[0].SDP != sdp {
+		t.Errorf("RtpForwards = %+v", fs)
+	}
+
+	// A second Start for the same publisher replaces the target.
+	audio2, video2 := newRTPListener(t), newRTPListener(t)
+	e.startForwarding(t, ctx, pub, fmt.Sprintf(`{"channel_id": "sora", "connection_id": %q, "ip_address": "127.0.0.1", "audio_port": %d, "video_port": %d}`,
+		c.ConnectionID(), audio2.port(), video2.port()))
+	video2.wait(t, ctx, 20)
+	audio2.wait(t, ctx, 20)
+	old := video.count()
+	video2.wait(t, ctx, video2.count()+20)
+	if video.count() > old+2 { // at most what was in flight
+		t.Errorf("the old target got %d more packets after the second Start", video.count()-old)
+	}
+
+	e.echo(t, "Sora_20170814.StopForwardingRtp", `{
+    "channel_id": "sora"
+}`)
+	stopped := video2.count()
+	pub.waitSent(t, ctx, 40) // the publisher goes on sending
+	if n := video2.count(); n > stopped+2 {
+		t.Errorf("%d packets arrived after StopForwardingRtp", n-stopped)
+	}
+	e.call(t, "Sora_20170814.StopForwardingRtp", fmt.Sprintf(`{"channel_id": "sora", "connection_id": %q}`, c.ConnectionID())).
+		fails(t, 404, "FORWARDING-NOT-FOUND")
+	if fs := e.engine.Channel("sora").RtpForwards(ctx); len(fs) != 0 {
+		t.Errorf("RtpForwards after Stop = %+v", fs)
+	}
+}
