@@ -38,8 +38,9 @@
 //
 // Layering: the adapters (signaling, httpapi, webhook, metrics) and
 // cmd/sfu sit above this package and use only its exported API; below it
-// are the feature packages (simulcast, metadata, stats, datachannel) and
-// the media plane (forward). It never imports an adapter.
+// are the feature packages (spotlight, simulcast, metadata, stats,
+// datachannel) and the media plane (forward). It never imports an
+// adapter.
 //
 // Guarantees: an Engine, its Channel handles and Connections are safe for
 // concurrent use. Each channel serialises its own control-plane changes
