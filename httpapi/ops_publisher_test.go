@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -256,5 +257,184 @@ func TestForwardingRtp(t *testing.T) {
 		fails(t, 404, "FORWARDING-NOT-FOUND")
 	if fs := e.engine.Channel("sora").RtpForwards(ctx); len(fs) != 0 {
 		t.Errorf("RtpForwards after Stop = %+v", fs)
+	}
+}
+
+// A simulcast publisher's layer is chosen with rid; a publisher that
+// sends no audio gets an SDP with video only; the forward ends when the
+// publisher leaves.
+func TestForwardingRtpLayerAndLeave(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	e := newEnv(t, sfu.Options{})
+	sim := e.dialSimPublisherWith(t, ctx, client.Config{ChannelID: "sora", Audio: client.Bool(false)})
+	audio, video := newRTPListener(t), newRTPListener(t)
+	body := fmt.Sprintf(`{"channel_id": "sora", "connection_id": %q, "ip_address": "127.0.0.1", "audio_port": %d, "video_port": %d, "rid": "r1"}`,
+		sim.ConnectionID(), audio.port(), video.port())
+	var sdp string
+	for sdp == "" { // until the engine has the layers' tracks
+		a := e.call(t, "Sora_20170814.StartForwardingRtp", body)
+		if a.status == 200 {
+			var ans struct{ SDP string }
+			a.ok(t, &ans)
+			sdp = ans.SDP
+		} else if ctx.Err() != nil {
+			t.Fatalf("StartForwardingRtp: %d %s", a.status, a.body)
+		}
+	}
+	if strings.Contains(sdp, "m=audio") {
+		t.Errorf("SDP for a publisher without audio has an audio m-line:\n%s", sdp)
+	}
+	for _, p := range video.wait(t, ctx, 30) {
+		if p.Payload[2] != '1' {
+			t.Fatalf("forwarded layer %q, want r1", p.Payload[2])
+		}
+	}
+	if fs := e.engine.Channel("sora").RtpForwards(ctx); len(fs) != 1 || fs[0].RID != "r1" || fs[0].AudioPort != 0 {
+		t.Errorf("RtpForwards = %+v, want one at r1 without audio", fs)
+	}
+	sim.Close()
+	<-sim.Done()
+	for len(e.engine.Channel("sora").RtpForwards(ctx)) != 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the forward outlived its publisher")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if audio.count() != 0 {
+		t.Errorf("%d packets reached the audio port", audio.count())
+	}
+}
+
+// Every bad request, with its status and error type.
+func TestForwardingRtpErrors(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	e := newEnv(t, sfu.Options{})
+	p1, p2 := newCountingPublisher(t), newPublisher(t)
+	a := e.dialReady(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, VideoCodecType: "VP8",
+		Tracks: []webrtc.TrackLocal{p1.audio, p1.video}})
+	p1.start(t)
+	e.dialReady(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, VideoCodecType: "VP8", Tracks: p2.tracks()})
+	recv := e.dialReady(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleRecvonly})
+	start := func(fields string) string {
+		return `{"channel_id": "sora", "connection_id": "` + a.ConnectionID() + `", ` + fields + `}`
+	}
+	// Once the publisher's media is there (so that its own checks come
+	// into play), and stopped again.
+	l := newRTPListener(t)
+	e.startForwarding(t, ctx, p1, start(fmt.Sprintf(`"ip_address": "127.0.0.1", "audio_port": %d, "video_port": %d`, l.port(), l.port()+1)))
+	e.echo(t, "Sora_20170814.StopForwardingRtp", `{"channel_id": "sora", "connection_id": "`+a.ConnectionID()+`"}`)
+	cases := []struct {
+		target, body string
+		status       int
+		errorType    string
+	}{
+		{"StartForwardingRtp", start(`"ip_address": "localhost", "audio_port": 5004, "video_port": 5006`), 400, "INVALID-PARAMETER"},
+		{"StartForwardingRtp", start(`"ip_address": "0.0.0.0", "audio_port": 5004, "video_port": 5006`), 400, "INVALID-PARAMETER"},
+		{"StartForwardingRtp", start(`"ip_address": "127.0.0.1", "audio_port": 0, "video_port": 5006`), 400, "INVALID-PARAMETER"},
+		{"StartForwardingRtp", start(`"ip_address": "127.0.0.1", "audio_port": 5004, "video_port": 65536`), 400, "INVALID-PARAMETER"},
+		{"StartForwardingRtp", start(`"ip_address": "127.0.0.1", "audio_port": 5004, "video_port": 5004`), 400, "INVALID-PARAMETER"},
+		{"StartForwardingRtp", start(`"ip_address": "127.0.0.1", "audio_port": 5004, "video_port": 5006, "rid": "r1"`), 400, "INVALID-PARAMETER"},
+		{"StartForwardingRtp", `{"channel_id": "sora", "ip_address": "127.0.0.1", "audio_port": 5004, "video_port": 5006}`, 400, "INVALID-PARAMETER"},
+		{"StartForwardingRtp", `{"channel_id": "none", "ip_address": "127.0.0.1", "audio_port": 5004, "video_port": 5006}`, 404, "CHANNEL-NOT-FOUND"},
+		{"StartForwardingRtp", `{"channel_id": "sora", "connection_id": "NOSUCH", "ip_address": "127.0.0.1", "audio_port": 5004, "video_port": 5006}`, 404, "CONNECTION-NOT-FOUND"},
+		{"StartForwardingRtp", `{"channel_id": "sora", "connection_id": "` + recv.ConnectionID() + `", "ip_address": "127.0.0.1", "audio_port": 5004, "video_port": 5006}`, 400, "FEATURE-DISABLED"},
+		{"StopForwardingRtp", `{"channel_id": "sora", "connection_id": "` + a.ConnectionID() + `"}`, 404, "FORWARDING-NOT-FOUND"},
+		{"StopForwardingRtp", `{"channel_id": "none"}`, 404, "CHANNEL-NOT-FOUND"},
+	}
+	for _, c := range cases {
+		e.call(t, "Sora_20170814."+c.target, c.body).fails(t, c.status, c.errorType)
+	}
+}
+
+// rembWatcher records the REMB bit rates a publisher is sent.
+type rembWatcher struct {
+	mu    sync.Mutex
+	rates []float32
+	more  chan struct{}
+}
+
+func (w *rembWatcher) onRTCP(_ webrtc.TrackLocal, pkts []rtcp.Packet) {
+	for _, p := range pkts {
+		if r, ok := p.(*rtcp.ReceiverEstimatedMaximumBitrate); ok {
+			w.mu.Lock()
+			w.rates = append(w.rates, r.Bitrate)
+			close(w.more)
+			w.more = make(chan struct{})
+			w.mu.Unlock()
+		}
+	}
+}
+
+// waitRate waits for n REMBs of exactly bps after the ones seen so far,
+// and returns when the first and the n-th of them arrived.
+func (w *rembWatcher) waitRate(t *testing.T, ctx context.Context, bps float32, n int) (first, last time.Time) {
+	t.Helper()
+	w.mu.Lock()
+	from := len(w.rates)
+	w.mu.Unlock()
+	seen := 0
+	for {
+		w.mu.Lock()
+		rates, more := w.rates, w.more
+		w.mu.Unlock()
+		for ; from < len(rates); from++ {
+			if rates[from] == bps {
+				seen++
+				if seen == 1 {
+					first = time.Now()
+				}
+				if seen == n {
+					return first, time.Now()
+				}
+			}
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			t.Fatalf("%d REMBs of %v bps, want %d (rates %v)", seen, bps, n, rates)
+		}
+	}
+}
+
+// ChangeUpstreamVideoBitRate: the publisher is sent REMB with exactly the
+// new rate at once and again about a second later, and the newer rate
+// after a change; the errors of the operation.
+func TestChangeUpstreamVideoBitRate(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	e := newEnv(t, sfu.Options{})
+	w := &rembWatcher{more: make(chan struct{})}
+	pub := newPublisher(t)
+	c := e.dialReady(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, VideoCodecType: "VP8",
+		Tracks: pub.tracks(), OnSenderRTCP: w.onRTCP})
+	pub.start(t)
+	noVideo := e.dialReady(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, Video: client.Bool(false),
+		Tracks: []webrtc.TrackLocal{newPublisher(t).audio}})
+	w.waitRate(t, ctx, 5_000_000, 1) // the engine's own limit until then
+
+	e.echo(t, "Sora_20190327.ChangeUpstreamVideoBitRate", fmt.Sprintf(`{
+    "bit_rate": 150,
+    "channel_id": "sora",
+    "connection_id": %q
+}`, c.ConnectionID()))
+	first, second := w.waitRate(t, ctx, 150_000, 2)
+	if gap := second.Sub(first); gap < 500*time.Millisecond {
+		t.Errorf("two REMBs of the cap %v apart; want it repeated about once a second", gap)
+	}
+	e.echo(t, "Sora_20190327.ChangeUpstreamVideoBitRate", fmt.Sprintf(`{"channel_id": "sora", "connection_id": %q, "bit_rate": 800}`, c.ConnectionID()))
+	w.waitRate(t, ctx, 800_000, 2)
+
+	for _, bad := range []struct {
+		body      string
+		status    int
+		errorType string
+	}{
+		{fmt.Sprintf(`{"channel_id": "sora", "connection_id": %q, "bit_rate": 0}`, c.ConnectionID()), 400, "INVALID-PARAMETER"},
+		{fmt.Sprintf(`{"channel_id": "sora", "connection_id": %q, "bit_rate": 30001}`, c.ConnectionID()), 400, "INVALID-PARAMETER"},
+		{fmt.Sprintf(`{"channel_id": "sora", "connection_id": %q, "bit_rate": 500}`, noVideo.ConnectionID()), 400, "FEATURE-DISABLED"},
+		{`{"channel_id": "sora", "connection_id": "NOSUCH", "bit_rate": 500}`, 404, "CONNECTION-NOT-FOUND"},
+		{`{"channel_id": "none", "connection_id": "NOSUCH", "bit_rate": 500}`, 404, "CHANNEL-NOT-FOUND"},
+	} {
+		e.call(t, "Sora_20190327.ChangeUpstreamVideoBitRate", bad.body).fails(t, bad.status, bad.errorType)
 	}
 }
