@@ -24,6 +24,7 @@
 //	body larger than the limit (1 MiB)       413 PAYLOAD-TOO-LARGE
 //	channel has no connections               404 CHANNEL-NOT-FOUND
 //	connection not in that channel           404 CONNECTION-NOT-FOUND
+//	no RTP forward for that publisher        404 FORWARDING-NOT-FOUND
 //	feature not enabled there                400 FEATURE-DISABLED
 //	bearer token configured and not given    401 UNAUTHORIZED (+ WWW-Authenticate)
 //	anything else                            500 INTERNAL-ERROR (details logged only)
