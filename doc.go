@@ -33,8 +33,8 @@
 //
 // Errors returned by the API can be matched with errors.Is against the
 // sentinel errors ErrChannelNotFound, ErrConnectionNotFound,
-// ErrInvalidArgument, ErrFeatureDisabled, ErrClosed, ErrLimitExceeded and
-// ErrRejected.
+// ErrInvalidArgument, ErrFeatureDisabled, ErrForwardNotFound, ErrClosed,
+// ErrLimitExceeded and ErrRejected.
 //
 // Layering: the adapters (signaling, httpapi, webhook, metrics) and
 // cmd/sfu sit above this package and use only its exported API; below it
