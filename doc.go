@@ -26,7 +26,27 @@
 // relays "#" messages to the channel's other connections itself;
 // [Channel.SendMessage] and a [MessageHandler] let a Go program take part.
 //
+// Every operation of the management API is a method here first
+// ([Engine.ListChannels], [Channel.DisconnectConnection],
+// [Channel.RequestRtpStream], [Engine.StatsReport], ...); docs/api.md
+// in the repository describes them with their HTTP form.
+//
 // Errors returned by the API can be matched with errors.Is against the
 // sentinel errors ErrChannelNotFound, ErrConnectionNotFound,
-// ErrInvalidArgument, ErrFeatureDisabled and ErrClosed.
+// ErrInvalidArgument, ErrFeatureDisabled, ErrForwardNotFound, ErrClosed,
+// ErrLimitExceeded and ErrRejected.
+//
+// Layering: the adapters (signaling, httpapi, webhook, metrics) and
+// cmd/sfu sit above this package and use only its exported API; below it
+// are the feature packages (spotlight, simulcast, metadata, stats,
+// datachannel) and the media plane (forward). It never imports an
+// adapter.
+//
+// Guarantees: an Engine, its Channel handles and Connections are safe for
+// concurrent use. Each channel serialises its own control-plane changes
+// and each connection has one negotiation outstanding at a time, later
+// changes coalesced into the next re-offer. A client that stops draining
+// its events is disconnected (EVENT-QUEUE-FULL) rather than allowed to
+// block its channel. Forwarding allocates nothing per packet and takes no
+// lock that the control plane holds long (package forward).
 package sfu

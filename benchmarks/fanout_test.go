@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -23,6 +24,12 @@ func perPktPerSub(b *testing.B, subs int) {
 // egress, to a socket that drops the packets) where impl=gosfu seals with
 // pion's SRTP context, as pion's own write path does.
 // One op is one publisher packet.
+//
+// The gosfu and egress rows also report "pion-ratio": their time over the
+// pion baseline's for the same N, the same SRTP and as many packets, run
+// right after them in the same benchmark (timer stopped), so that the
+// ratio compares runs made under the same machine load and reads off the
+// output. Below 1 is cheaper than pion.
 func BenchmarkFanout(b *testing.B) {
 	for _, srtp := range []string{"none", "gcm"} {
 		gcm := srtp == "gcm"
@@ -37,6 +44,7 @@ func BenchmarkFanout(b *testing.B) {
 					src.WritePacket(s.next())
 				}
 				perPktPerSub(b, n)
+				reportPionRatio(b, n, gcm)
 			})
 			if gcm {
 				b.Run(fmt.Sprintf("impl=egress/srtp=gcm/subs=%d", n), func(b *testing.B) {
@@ -49,6 +57,7 @@ func BenchmarkFanout(b *testing.B) {
 						src.WritePacket(s.next())
 					}
 					perPktPerSub(b, n)
+					reportPionRatio(b, n, true)
 				})
 			}
 			b.Run(fmt.Sprintf("impl=pion/srtp=%s/subs=%d", srtp, n), func(b *testing.B) {
@@ -65,6 +74,23 @@ func BenchmarkFanout(b *testing.B) {
 			})
 		}
 	}
+}
+
+// reportPionRatio stops the timer, forwards b.N packets through the pion
+// baseline with n subscribers and reports the benchmark's time so far over
+// the baseline's.
+func reportPionRatio(b *testing.B, n int, gcm bool) {
+	b.StopTimer()
+	elapsed := b.Elapsed()
+	tr := pionFanout(b, n, gcm)
+	s := newStream(42, 0)
+	start := time.Now()
+	for range b.N {
+		if _, err := tr.Write(s.next()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(elapsed)/float64(time.Since(start)), "pion-ratio")
 }
 
 // BenchmarkLayerSwitch has three simulcast layers (r0, r1, r2) of one

@@ -57,4 +57,12 @@
 // and the STUN/TURN servers of the offer's "config" are ignored unless
 // [Config.UseOfferICEServers] is set, so the client contacts only the
 // signaling URL and the server's own candidates.
+//
+// Layering: client is a peer of the server, not part of it: it imports
+// only pion, the shared codec table and the datachannel wire types, never
+// the engine, so what it tests goes over the wire. A Client's methods may
+// be called from any goroutine. OnNotify, OnPush, OnMessage, OnReOffer and
+// OnDataChannelMessage run one at a time, in arrival order, on the
+// client's own goroutine; OnTrack runs in a goroutine per track and
+// OnSenderRTCP in the RTCP reader of its track.
 package client

@@ -34,4 +34,19 @@
 // packets (pion needs them to report the track), and everything of a
 // connection whose keys are not known. [Attach] starts both at the end of
 // the DTLS handshake.
+//
+// Layering: forward is the bottom of the engine. The root sfu package
+// creates Sources for publications and DownTracks for subscriptions and
+// writes each pair's [Policy] (pause, requested layer); forward imports
+// pion but no other gosfu package.
+//
+// Guarantees: forwarding a packet allocates nothing, in the source, the
+// down-tracks, the egress and the ingress (TestForwardDoesNotAllocate,
+// TestEgressZeroAllocs, TestIngressZeroAllocs, and
+// benchmarks.TestForwardZeroAllocsRealPeerConnection through a real
+// PeerConnection); there is no goroutine or channel hand-off per packet.
+// Control calls (adding and removing down-tracks, switching layers,
+// policies) are safe from any goroutine while packets flow; a Source's
+// packets must come from one goroutine at a time, as a track's reader or
+// the socket's reader delivers them.
 package forward

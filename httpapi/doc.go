@@ -24,6 +24,7 @@
 //	body larger than the limit (1 MiB)       413 PAYLOAD-TOO-LARGE
 //	channel has no connections               404 CHANNEL-NOT-FOUND
 //	connection not in that channel           404 CONNECTION-NOT-FOUND
+//	no RTP forward for that publisher        404 FORWARDING-NOT-FOUND
 //	feature not enabled there                400 FEATURE-DISABLED
 //	bearer token configured and not given    401 UNAUTHORIZED (+ WWW-Authenticate)
 //	anything else                            500 INTERNAL-ERROR (details logged only)
@@ -37,8 +38,10 @@
 //   - Target checks come before the body: an unknown operation with a bad
 //     body answers INVALID-TARGET.
 //   - OPTIONS is answered 200 with an empty body whether or not CORS is
-//     configured; the CORS headers (exactly Sora's four) are sent only
-//     when WithCORSOrigin is set, on every answer including errors.
+//     configured; the CORS headers (Sora's four) are sent only when
+//     WithCORSOrigin is set, on every answer including errors.
+//     Access-Control-Allow-Headers also lists Authorization, which Sora's
+//     does not, so that a browser page can send the bearer token.
 //     Preflights never need the bearer token.
 //   - List operations on a channel that does not exist answer 200 [].
 //     Operations on one connection answer CHANNEL-NOT-FOUND first, then
@@ -81,4 +84,13 @@
 //
 // Authentication: WithBearerToken checks "Authorization: Bearer <token>";
 // for anything else wrap the handler in your own middleware.
+//
+// docs/api.md in the repository is the reference of every operation:
+// keys with their types and ranges, answers and errors.
+//
+// Layering: an adapter over the root sfu package's Go API; nothing below
+// it knows of HTTP. Guarantees: the handler is safe for concurrent use,
+// reads at most the body limit, validates every key before calling the
+// engine, and answers a panic in an operation with 500 INTERNAL-ERROR
+// without affecting other requests.
 package httpapi

@@ -20,9 +20,11 @@ const DefaultMaxBodySize = 1 << 20
 // TargetHeader is the header that names the operation.
 const TargetHeader = "x-sora-target"
 
-// CORS headers sent when an origin is configured, as Sora sends them.
+// CORS headers sent when an origin is configured: Sora's, plus
+// Authorization, which a browser must be allowed to send for the bearer
+// token (WithBearerToken) to work across origins.
 const (
-	corsAllowHeaders = "Origin, X-Requested-With, Content-Type, Accept, x-sora-target"
+	corsAllowHeaders = "Origin, X-Requested-With, Content-Type, Accept, Authorization, x-sora-target"
 	corsAllowMethods = "POST, OPTIONS"
 	corsMaxAge       = "1000"
 )

@@ -151,7 +151,7 @@ func TestFeatureDisabled(t *testing.T) {
 
 var corsHeaders = map[string]string{
 	"Access-Control-Allow-Origin":  "http://127.0.0.1:5000",
-	"Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept, x-sora-target",
+	"Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept, Authorization, x-sora-target",
 	"Access-Control-Allow-Methods": "POST, OPTIONS",
 	"Access-Control-Max-Age":       "1000",
 }
@@ -209,6 +209,37 @@ func TestBearerToken(t *testing.T) {
 	// Preflights carry no credentials.
 	if a := e.do(t, http.MethodOptions, nil, ""); a.status != http.StatusOK {
 		t.Errorf("preflight: %d", a.status)
+	}
+}
+
+// A browser page that sends the bearer token makes a preflight asking for
+// Authorization; the browser sends the call only if the answer allows
+// every header it asked for.
+func TestCORSPreflightAllowsBearerToken(t *testing.T) {
+	const origin = "http://127.0.0.1:5000"
+	e := newEnv(t, sfu.Options{}, httpapi.WithBearerToken("s3cret"), httpapi.WithCORSOrigin(origin))
+	pre := e.do(t, http.MethodOptions, map[string]string{
+		"Origin": origin, "Access-Control-Request-Method": "POST",
+		"Access-Control-Request-Headers": "authorization,content-type,x-sora-target",
+	}, "")
+	if pre.status != http.StatusOK {
+		t.Fatalf("preflight: %d, want 200", pre.status)
+	}
+	allowed := map[string]bool{}
+	for h := range strings.SplitSeq(pre.header.Get("Access-Control-Allow-Headers"), ",") {
+		allowed[strings.ToLower(strings.TrimSpace(h))] = true
+	}
+	for _, h := range []string{"authorization", "content-type", "x-sora-target"} {
+		if !allowed[h] {
+			t.Errorf("preflight does not allow %q: Access-Control-Allow-Headers = %q", h, pre.header.Get("Access-Control-Allow-Headers"))
+		}
+	}
+	a := e.do(t, http.MethodPost, map[string]string{
+		"Origin": origin, "x-sora-target": "Sora_20201013.ListChannels", "Authorization": "Bearer s3cret",
+	}, "")
+	a.ok(t, nil)
+	if got := a.header.Get("Access-Control-Allow-Origin"); got != origin {
+		t.Errorf("call: Access-Control-Allow-Origin = %q, want %q", got, origin)
 	}
 }
 

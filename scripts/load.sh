@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end loopback load test (reference-performance spec §6.2): builds
+# End-to-end loopback load test (docs/performance.md has the method): builds
 # cmd/sfu and cmd/sfu-load, starts the server inside a network namespace
 # that has only "lo" (unshare -n), drives it with sfu-load and prints the
 # summary on stdout (progress on stderr).

@@ -27,5 +27,18 @@
 // Bad input (a non-JSON or binary frame, a frame over the size limit, a
 // first message that is not connect, an invalid connect) closes the
 // socket with code 4490 and a reason such as INVALID-ROLE or
-// MISSING-CHANNEL-ID; the Reason constants list them.
+// MISSING-CHANNEL-ID; the Reason constants list them. docs/api.md in the
+// repository lists every message, connect key and close reason.
+//
+// Layering: an adapter over the root sfu package's session API
+// (Engine.Connect, Connection.Answer, Connection.Events); the engine
+// knows nothing of WebSockets, and another protocol would be another
+// adapter beside this one.
+//
+// Guarantees: a Handler serves any number of clients concurrently, each
+// with a reader goroutine besides the request's own, both ended when the
+// client goes.
+// Every message is bounded (WithMaxMessageSize), the wait for connect is
+// bounded (WithConnectTimeout), and a bad message ends only its own
+// connection.
 package signaling

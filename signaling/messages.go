@@ -28,8 +28,8 @@ const (
 const CloseCodeError = 4490
 
 // envelope reads the type of a message, and a pong's stats in the same
-// pass: clients send their RTCStats with every pong, and parsing them a
-// second time showed in the server's CPU profile under load.
+// pass: clients send their RTCStats with every pong, so every connection
+// pays for parsing them every ping interval.
 type envelope struct {
 	Type  string          `json:"type"`
 	Stats json.RawMessage `json:"stats"`
@@ -43,7 +43,9 @@ var pongPrefix = []byte(`{"type":"pong","stats":`)
 // array and "}", validated. That is most of the signaling bytes after
 // connect: every client sends its RTCStats every ping interval, and this
 // scans them once, where readEnvelope scans them twice (json.Unmarshal
-// validates, then decodes) and copies them. Any other form (another key
+// validates, then decodes) and copies them: half the time and no
+// allocation (BenchmarkReadPong, 24 against 48 µs for an 8.7 KB pong;
+// docs/performance.md). Any other form (another key
 // order, spaces, more keys, an invalid value) returns false and is read
 // by readEnvelope.
 func pongStats(data []byte) (json.RawMessage, bool) {

@@ -8,4 +8,9 @@
 // The package is pure logic with no WebRTC dependency: the engine reports
 // arrivals to a [Tracker] and asks [Choose] what to forward; switching
 // itself (at a key frame of the new layer) happens in package forward.
+//
+// Layering: a feature package below the root sfu package; it imports
+// nothing of gosfu or pion. Guarantees: Tracker.Seen is called per packet
+// and is one atomic store, without allocation or lock; a Tracker is safe
+// for concurrent use; Choose is a pure function.
 package simulcast

@@ -1,8 +1,9 @@
 // Command sfu-load is a load generator for gosfu (or any server speaking
 // Sora's WebSocket signaling) on loopback: it measures forwarded packets
 // per second, loss, duplicates, one-way latency and the server's CPU time
-// per forwarded packet, following the end-to-end loopback methodology of
-// the reference-performance spec (§6.2).
+// per forwarded packet (docs/performance.md describes the method), the
+// same for DataChannel messages (-mode messaging), and the server's cost
+// of keeping idle connections (-mode idle).
 //
 // In each of -channels channels, -publishers sendonly clients publish a
 // synthetic VP8 track (-video-bitrate kbps at -fps; a frame of n packets
@@ -65,6 +66,20 @@
 // over them shows as loss.
 //
 //	go run ./cmd/sfu-load -mode messaging -senders 5 -receivers 100 -rate 20 -duration 30s
+//
+// With -mode idle it measures what connections cost the server while
+// nothing happens: it samples the empty server's CPU time for
+// -idle-baseline, connects -channels × -subscribers recvonly clients
+// (channels <prefix>-idle-<n>; nothing is published), waits -warmup and
+// samples the server over -duration. The summary gives the server's CPU
+// as a share of a core, empty and with the connections, the CPU time per
+// connection per second above the empty server's, resident memory per
+// connection, and how many connections ended early. It needs
+// -server-pid. What the server then spends is pings and pongs with the
+// clients' statistics, answers to the clients' ICE consent checks and
+// timers.
+//
+//	SUBSCRIBERS=10 scripts/load.sh -mode idle -channels 50
 //
 // scripts/load.sh runs both inside a network namespace that has only lo.
 package main

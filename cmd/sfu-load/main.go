@@ -20,11 +20,19 @@ func main() {
 	}
 }
 
-// parseFlags turns the command line into a Config, a MessagingConfig
-// (used with -mode messaging) and the -json switch.
-func parseFlags(args []string, stderr io.Writer) (Config, *MessagingConfig, bool, error) {
+// modes holds the configuration of the mode the command line chose:
+// media (neither set), messaging or idle.
+type modes struct {
+	messaging *MessagingConfig
+	idle      *IdleConfig
+}
+
+// parseFlags turns the command line into a Config, the configuration of
+// another mode (-mode messaging or idle) and the -json switch.
+func parseFlags(args []string, stderr io.Writer) (Config, modes, bool, error) {
 	c := DefaultConfig()
 	m := MessagingConfig{Senders: 1, Receivers: 10, Rate: 10, Size: 100, Drain: 5 * time.Second}
+	idleBaseline := 5 * time.Second
 	var asJSON bool
 	var mode string
 	fs := flag.NewFlagSet("sfu-load", flag.ContinueOnError)
@@ -48,30 +56,42 @@ func parseFlags(args []string, stderr io.Writer) (Config, *MessagingConfig, bool
 	fs.StringVar(&c.SRTPProfile, "srtp", c.SRTPProfile, "SRTP profile: gcm128 (forced AEAD_AES_128_GCM) or default")
 	fs.BoolVar(&c.GRO, "gro", c.GRO, "subscribers read with UDP GRO: a GSO message the server sends arrives whole instead of being segmented on loopback's receive path (inside the server's send call)")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	fs.StringVar(&mode, "mode", "media", "media (publishers and subscribers) or messaging (DataChannel messages on #load)")
+	fs.StringVar(&mode, "mode", "media", "media (publishers and subscribers), messaging (DataChannel messages on #load) or idle (-channels x -subscribers connections that send nothing; needs -server-pid)")
 	fs.IntVar(&m.Senders, "senders", m.Senders, "messaging: sending clients")
 	fs.IntVar(&m.Receivers, "receivers", m.Receivers, "messaging: receiving clients")
 	fs.Float64Var(&m.Rate, "rate", m.Rate, "messaging: messages per second per sender")
 	fs.IntVar(&m.Size, "message-size", m.Size, "messaging: bytes per message")
+	fs.DurationVar(&idleBaseline, "idle-baseline", idleBaseline, "idle: window sampled before connecting (the empty server's CPU)")
 	if err := fs.Parse(args); err != nil {
-		return c, nil, false, err
+		return c, modes{}, false, err
 	}
 	if fs.NArg() > 0 {
-		return c, nil, false, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return c, modes{}, false, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	switch mode {
 	case "media":
-		return c, nil, asJSON, nil
+		return c, modes{}, asJSON, nil
 	case "messaging":
 		m.URL, m.ChannelID, m.Duration = c.URL, c.ChannelPrefix+"-messaging", c.Duration
 		m.SetupTimeout, m.DialConcurrency = c.SetupTimeout, c.DialConcurrency
-		return c, &m, asJSON, nil
+		return c, modes{messaging: &m}, asJSON, nil
+	case "idle":
+		return c, modes{idle: &IdleConfig{
+			URL: c.URL, ChannelPrefix: c.ChannelPrefix + "-idle", Channels: c.Channels, PerChannel: c.Subscribers,
+			Baseline: idleBaseline, Warmup: c.Warmup, Duration: c.Duration, ServerPID: c.ServerPID,
+			SetupTimeout: c.SetupTimeout, DialConcurrency: c.DialConcurrency,
+		}}, asJSON, nil
 	}
-	return c, nil, false, fmt.Errorf("-mode %q is not media or messaging", mode)
+	return c, modes{}, false, fmt.Errorf("-mode %q is not media, messaging or idle", mode)
+}
+
+// summary is the outcome of a run of any mode.
+type summary interface {
+	WriteText(io.Writer)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	cfg, mcfg, asJSON, err := parseFlags(args, stderr)
+	cfg, mode, asJSON, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -81,21 +101,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.Log = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if mcfg != nil {
-		mcfg.Log = stderr
-		sum, err := RunMessaging(ctx, *mcfg)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(sum)
-		}
-		sum.WriteText(stdout)
-		return nil
+	var sum summary
+	switch {
+	case mode.messaging != nil:
+		mode.messaging.Log = stderr
+		sum, err = RunMessaging(ctx, *mode.messaging)
+	case mode.idle != nil:
+		mode.idle.Log = stderr
+		sum, err = RunIdle(ctx, *mode.idle)
+	default:
+		sum, err = Run(ctx, cfg)
 	}
-	sum, err := Run(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,43 @@ func runForTest(t *testing.T, cfg Config) (*Summary, string) {
 	return s, text.String()
 }
 
+// TestRunIdle connects 2 × 2 idle connections to an in-process server and
+// samples it: everyone stays connected through the window, in the
+// channels asked for.
+func TestRunIdle(t *testing.T) {
+	engine, url := sfutest.NewSignalingServer(t, sfu.Options{})
+	seen := make(chan int, 1)
+	cfg := IdleConfig{
+		URL: url + "/signaling", ChannelPrefix: "idle", Channels: 2, PerChannel: 2,
+		Duration: 500 * time.Millisecond, ServerPID: os.Getpid(),
+		SetupTimeout: 30 * time.Second, DialConcurrency: 2,
+		Log: logWriterFunc(func(string) {
+			// Logged once everyone is connected, before the window.
+			seen <- len(engine.Channel("idle-0").Connections()) + len(engine.Channel("idle-1").Connections())
+		}),
+	}
+	s, err := RunIdle(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := <-seen; n != 4 {
+		t.Errorf("the server had %d connections in idle-0 and idle-1 after setup, want 4", n)
+	}
+	if s.Connections != 4 || s.Channels != 2 || s.Disconnected != 0 || s.RSSKiB == 0 || s.WindowSeconds < 0.5 {
+		t.Errorf("summary %+v", s)
+	}
+	var text strings.Builder
+	s.WriteText(&text)
+	if !strings.Contains(text.String(), "idle: 4 recvonly connections in 2 channel(s)") {
+		t.Errorf("summary text:\n%s", text.String())
+	}
+}
+
+// logWriterFunc is an io.Writer that hands each write to a function.
+type logWriterFunc func(string)
+
+func (f logWriterFunc) Write(b []byte) (int, error) { f(string(b)); return len(b), nil }
+
 // TestRunLoopback drives an in-process server with 1 publisher and 3
 // subscribers for 2 s.
 func TestRunLoopback(t *testing.T) {
@@ -199,12 +236,16 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	c, m, asJSON, err := parseFlags([]string{"-subscribers", "100", "-json", "-audio=false", "-duration", "3s"}, &strings.Builder{})
-	if err != nil || !asJSON || m != nil || c.Subscribers != 100 || c.Audio || c.Duration != 3*time.Second {
+	if err != nil || !asJSON || m.messaging != nil || m.idle != nil || c.Subscribers != 100 || c.Audio || c.Duration != 3*time.Second {
 		t.Errorf("flags: %+v %v %v", c, asJSON, err)
 	}
 	_, m, _, err = parseFlags([]string{"-mode", "messaging", "-senders", "2", "-receivers", "30", "-rate", "5", "-message-size", "64", "-duration", "4s"}, &strings.Builder{})
-	if err != nil || m == nil || m.Senders != 2 || m.Receivers != 30 || m.Rate != 5 || m.Size != 64 || m.Duration != 4*time.Second {
-		t.Errorf("messaging flags: %+v %v", m, err)
+	if mc := m.messaging; err != nil || mc == nil || mc.Senders != 2 || mc.Receivers != 30 || mc.Rate != 5 || mc.Size != 64 || mc.Duration != 4*time.Second {
+		t.Errorf("messaging flags: %+v %v", mc, err)
+	}
+	_, m, _, err = parseFlags([]string{"-mode", "idle", "-channels", "50", "-subscribers", "10", "-server-pid", "7", "-idle-baseline", "2s", "-duration", "20s"}, &strings.Builder{})
+	if ic := m.idle; err != nil || ic == nil || ic.Channels != 50 || ic.PerChannel != 10 || ic.ServerPID != 7 || ic.Baseline != 2*time.Second || ic.Duration != 20*time.Second {
+		t.Errorf("idle flags: %+v %v", ic, err)
 	}
 	if _, _, _, err := parseFlags([]string{"-mode", "chat"}, &strings.Builder{}); err == nil {
 		t.Error("-mode chat accepted")

@@ -8,6 +8,10 @@
 // reason to retry, /readyz answers 503, and connections have
 // -drain-timeout to end before the rest are closed with 1001. A second
 // signal cuts the drain short.
+//
+// The management API (httpapi), GET /metrics, /healthz and /readyz listen
+// on -api-listen, loopback only by default. README.md lists the flags;
+// docs/api.md describes the API and the signaling.
 package main
 
 import (

@@ -2,6 +2,7 @@
 // extensions that gosfu's PeerConnections (the engine's and the Go
 // client's) register. Fixed payload types make every PeerConnection
 // number codecs the same way, so a forwarded packet keeps its type.
+// It is shared by the root package and the client; it holds only tables.
 package codec
 
 import (

@@ -1,5 +1,6 @@
 // Package id generates the 26-character connection ids Sora clients
-// expect: 128 random bits in Crockford's base32 alphabet.
+// expect: 128 random bits in Crockford's base32 alphabet. New is safe
+// for concurrent use.
 package id
 
 import (

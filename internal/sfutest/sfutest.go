@@ -1,5 +1,7 @@
 // Package sfutest has what the project's tests share to run an engine:
-// ICE restricted to 127.0.0.1, and cleanup when the test ends.
+// ICE restricted to 127.0.0.1, and cleanup when the test ends. Only tests
+// import it; it sits above the root package and signaling, as an
+// embedder would.
 package sfutest
 
 import (

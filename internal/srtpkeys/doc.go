@@ -21,4 +21,10 @@
 // Both hooks are per SettingEngine, so a [Catcher] is only meaningful when
 // the SettingEngine (and so the webrtc.API) it is installed in serves a
 // single PeerConnection.
+//
+// Layering: an internal helper of the root sfu package, which gives each
+// connection its own webrtc.API with a Catcher, and hands the keys to
+// forward's egress and ingress. A Catcher is safe for concurrent use
+// (pion calls the hooks from its handshake goroutine while the engine
+// asks for the keys), and Keys returns copies.
 package srtpkeys

@@ -13,6 +13,9 @@
 //
 // [Listen] returns an error wrapping [ErrUnsupported] on systems other
 // than Linux, and where the kernel refuses UDP_GRO.
+//
+// Layering: used only by the load generator (cmd/sfu-load -gro), never by
+// the engine. Reads allocate nothing (TestReadAllocs).
 package udpgro
 
 import "errors"
