@@ -84,7 +84,7 @@ func (e *Engine) connect(ctx context.Context, req ConnectRequest) (*Connection, 
 // connect with AUTH-ERROR, or with the reason of a *RejectedError the
 // hook returned (the auth webhook names its failures that way).
 func (e *Engine) authenticate(ctx context.Context, req *ConnectRequest) (Decision, error) {
-	d, err := e.opts.Authenticate(ctx, req)
+	d, err := e.callAuthenticate(ctx, req)
 	if err == nil && d.Allow {
 		err = e.checkDecisionMetadata(d)
 	}
@@ -215,7 +215,7 @@ func (c *Connection) onConnectionState(s webrtc.PeerConnectionState) {
 		c.room.markConnected(c)
 		c.room.spotGreet(c)
 		if h := c.engine.opts.OnConnectionCreated; h != nil && c.isConnected() {
-			h(c.Info())
+			c.connectionCreated(h)
 		}
 	case webrtc.PeerConnectionStateFailed:
 		c.Close(ReasonPeerConnectionFailed)

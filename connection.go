@@ -245,7 +245,7 @@ func (c *Connection) teardown() {
 	}
 	c.log.Info("connection closed", "code", c.reason.Code, "reason", c.reason.Reason)
 	if h := c.engine.opts.OnConnectionDestroyed; h != nil {
-		h(c.Info(), c.reason)
+		c.connectionDestroyed(h)
 	}
 	close(c.done)
 }

@@ -88,8 +88,8 @@ func (r *room) relay(sender *Connection, label string, data []byte) {
 		}
 	}
 	e.dcCounters.Relayed()
-	if h := e.opts.DataChannels.Handler; h != nil {
-		h.HandleMessage(Message{ChannelID: r.id, ConnectionID: sender.id, Label: label, Data: payload})
+	if h := e.opts.DataChannels.Handler; h != nil && !e.handleMessage(h, sender, Message{ChannelID: r.id, ConnectionID: sender.id, Label: label, Data: payload}) {
+		return
 	}
 	var out datachannel.Outgoing
 	out.Reset(sender.id, payload)

@@ -130,8 +130,15 @@ func (e *Engine) observe(ev LifecycleEvent) {
 		ev.Time = time.Now()
 	}
 	for _, o := range e.observerList() {
-		o.Observe(ev)
+		e.observeOne(o, ev)
 	}
+}
+
+// observeOne hands ev to o; a panic is logged and the other observers
+// still see ev.
+func (e *Engine) observeOne(o Observer, ev LifecycleEvent) {
+	defer e.recoverHook("Observer", nil, nil)
+	o.Observe(ev)
 }
 
 // contributeStats adds the counters of observers that keep their own.

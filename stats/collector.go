@@ -24,6 +24,7 @@ type Collector struct {
 	sessionsDestroyed           atomic.Int64
 	authAllowed, authDenied     atomic.Int64
 	authFailed                  atomic.Int64
+	hookPanics                  atomic.Int64
 
 	// RTCP and layer counters, counted per RTCP packet or switch (never
 	// per RTP packet).
@@ -100,6 +101,9 @@ func (c *Collector) SessionCreated() { c.sessionsCreated.Add(1) }
 // SessionDestroyed counts a channel that ended (its last connection left).
 func (c *Collector) SessionDestroyed() { c.sessionsDestroyed.Add(1) }
 
+// HookPanicked counts a panic recovered from an embedder's hook.
+func (c *Collector) HookPanicked() { c.hookPanics.Add(1) }
+
 // AuthResult counts one call of the authentication hook: allowed, denied,
 // or failed (the hook returned an error).
 func (c *Collector) AuthResult(allowed bool, err error) {
@@ -154,6 +158,9 @@ type Snapshot struct {
 	AuthAllowed       int64
 	AuthDenied        int64
 	AuthFailed        int64
+	// HookPanics counts panics recovered from the embedder's hooks
+	// (each ended only the connection concerned).
+	HookPanics int64
 	// Packets and bytes received from publishers and sent to
 	// subscribers, ended streams included.
 	ReceivedPackets, ReceivedBytes uint64
@@ -229,6 +236,7 @@ func (c *Collector) Snapshot() Snapshot {
 		AuthAllowed:           c.authAllowed.Load(),
 		AuthDenied:            c.authDenied.Load(),
 		AuthFailed:            c.authFailed.Load(),
+		HookPanics:            c.hookPanics.Load(),
 	}
 	// Destroyed is read after created, so ongoing is never negative.
 	s.ConnectionsOngoing = max(s.ConnectionsCreated-s.ConnectionsDestroyed, 0)
