@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/datachannel"
@@ -32,6 +33,7 @@ type Handler struct {
 	originPatterns []string
 	maxMessageSize int64
 	connectTimeout time.Duration
+	limits         limits // limits.go
 }
 
 // Option configures a Handler.
@@ -62,6 +64,7 @@ func NewHandler(engine *sfu.Engine, opts ...Option) *Handler {
 		log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 		maxMessageSize: DefaultMaxMessageSize,
 		connectTimeout: DefaultConnectTimeout,
+		limits:         defaultLimits(),
 	}
 	for _, o := range opts {
 		o(h)
@@ -72,16 +75,27 @@ func NewHandler(engine *sfu.Engine, opts ...Option) *Handler {
 // ServeHTTP upgrades the request to a WebSocket and runs one client's
 // signaling until it ends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Admission before the upgrade: a client that has its WebSocket has
+	// been counted.
+	refused := h.limits.admit(r.RemoteAddr)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: len(h.originPatterns) == 0,
 		OriginPatterns:     h.originPatterns,
 	})
+	if refused == "" {
+		defer h.limits.release()
+	}
 	if err != nil {
 		h.log.Debug("websocket accept", "err", err)
 		return
 	}
+	if refused != "" {
+		h.log.Info("signaling refused", "reason", refused, "remote_addr", r.RemoteAddr)
+		ws.Close(CloseCodeError, refused)
+		return
+	}
 	ws.SetReadLimit(-1) // sizes are checked in readMessage, to close with 4490
-	s := &session{h: h, ws: ws, in: make(chan inbound), quit: make(chan struct{})}
+	s := &session{h: h, ws: ws, in: make(chan inbound), quit: make(chan struct{}), msgLimit: h.limits.messageLimiter()}
 	s.out = wsTransport{s}
 	defer func() {
 		if p := recover(); p != nil {
@@ -113,6 +127,8 @@ type session struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	rbuf []byte // readMessage's, kept between messages up to maxKeptReadBuffer
+	// msgLimit bounds the client's message rate; nil for no bound.
+	msgLimit *rate.Limiter
 
 	// out carries events: the WebSocket, then the DataChannels once the
 	// connection switched. wsGone is set when a switched connection with
@@ -369,6 +385,10 @@ func (s *session) readLoop() {
 	defer s.wg.Done()
 	for {
 		data, err := s.readMessage()
+		if err == nil && s.msgLimit != nil && !s.msgLimit.Allow() {
+			s.h.limits.closedMsgRate.Add(1)
+			data, err = nil, &protocolError{ReasonMessageRateLimited}
+		}
 		select {
 		case s.in <- inbound{data: data, err: err}:
 		case <-s.quit:

@@ -73,6 +73,10 @@ type config struct {
 	// dataChannels are the DataChannel signaling defaults and the
 	// messaging rate.
 	dataChannels sfu.DataChannelOptions
+	// Signaling limits (signaling.With...).
+	maxSockets                 int
+	connectRate, messageRate   float64
+	connectBurst, messageBurst int
 	// apiReady, when set, receives the management API's address once
 	// listening (tests).
 	apiReady chan<- net.Addr
@@ -110,6 +114,11 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.dataChannels.Signaling, "data-channel-signaling", envBool("SFU_DATA_CHANNEL_SIGNALING", false), "data_channel_signaling for clients that do not send it (SFU_DATA_CHANNEL_SIGNALING)")
 	fs.BoolVar(&c.dataChannels.IgnoreDisconnectWebSocket, "ignore-disconnect-websocket", envBool("SFU_IGNORE_DISCONNECT_WEBSOCKET", false), "ignore_disconnect_websocket for clients that do not send it (SFU_IGNORE_DISCONNECT_WEBSOCKET)")
 	fs.Float64Var(&c.dataChannels.Limits.MessagesPerSecond, "message-rate", 0, "DataChannel messages per second each connection may send on # labels; 0: the engine's default, 100")
+	fs.IntVar(&c.maxSockets, "max-signaling-sockets", envInt("SFU_MAX_SIGNALING_SOCKETS", signaling.DefaultMaxSockets), "signaling WebSockets open at once; one more is closed with 4490 TOO-MANY-CONNECTIONS; 0: no bound (SFU_MAX_SIGNALING_SOCKETS)")
+	fs.Float64Var(&c.connectRate, "connect-rate", envFloat("SFU_CONNECT_RATE", 0), "signaling WebSockets one IP address may open per second on average; over it, 4490 CONNECT-RATE-LIMITED; 0: no bound (SFU_CONNECT_RATE)")
+	fs.IntVar(&c.connectBurst, "connect-burst", envInt("SFU_CONNECT_BURST", 20), "with -connect-rate, how many an address may open at once (SFU_CONNECT_BURST)")
+	fs.Float64Var(&c.messageRate, "signaling-message-rate", envFloat("SFU_SIGNALING_MESSAGE_RATE", signaling.DefaultMessageRate), "WebSocket messages per second one client may send on average; over it, 4490 MESSAGE-RATE-LIMITED; 0: no bound (SFU_SIGNALING_MESSAGE_RATE)")
+	fs.IntVar(&c.messageBurst, "signaling-message-burst", envInt("SFU_SIGNALING_MESSAGE_BURST", signaling.DefaultMessageBurst), "with -signaling-message-rate, how many at once (SFU_SIGNALING_MESSAGE_BURST)")
 	return c, fs.Parse(args)
 }
 
@@ -214,7 +223,9 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 	m := metrics.New(engine)
 
 	mux := http.NewServeMux()
-	mux.Handle("/signaling", signaling.NewHandler(engine, signaling.WithLogger(log)))
+	mux.Handle("/signaling", signaling.NewHandler(engine, signaling.WithLogger(log),
+		signaling.WithMaxSockets(c.maxSockets), signaling.WithConnectRate(c.connectRate, c.connectBurst),
+		signaling.WithMessageRate(c.messageRate, c.messageBurst)))
 	static, err := fs.Sub(web, "web")
 	if err != nil {
 		return err
@@ -340,6 +351,13 @@ func envInt(key string, def int) int {
 
 func envDuration(key string, def time.Duration) time.Duration {
 	if v, err := time.ParseDuration(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envFloat(key string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(key), 64); err == nil {
 		return v
 	}
 	return def
