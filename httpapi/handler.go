@@ -198,13 +198,18 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (*params, err
 	return p, nil
 }
 
-func (h *handler) authorized(r *http.Request) bool {
-	if h.token == "" {
+func (h *handler) authorized(r *http.Request) bool { return BearerTokenValid(r, h.token) }
+
+// BearerTokenValid reports whether r carries "Authorization: Bearer
+// token" (compared in constant time); an empty token accepts every
+// request. Handlers mounted beside the API (metrics) check it the same way.
+func BearerTokenValid(r *http.Request, token string) bool {
+	if token == "" {
 		return true
 	}
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	return ok && strings.EqualFold(scheme, "Bearer") &&
-		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(h.token)) == 1
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(token)) == 1
 }
 
 func (h *handler) writeError(w http.ResponseWriter, e *apiError) {

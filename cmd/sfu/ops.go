@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/httpapi"
@@ -65,9 +63,7 @@ func requireToken(token string, next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") ||
-			subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(token)) != 1 {
+		if !httpapi.BearerTokenValid(r, token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gosfu"`)
 			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 			return
