@@ -12,17 +12,6 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// listenUDP opens a receiving socket on 127.0.0.1.
-func listenUDP(t *testing.T) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func readRTP(t *testing.T, c *net.UDPConn) rtp.Packet {
 	t.Helper()
 	buf := make([]byte, 2000)
@@ -54,7 +43,7 @@ func newTestUDPSink(t *testing.T, dst netip.AddrPort) *UDPSink {
 // publisher's payload type and payload, continuous sequence numbers across
 // a padding-only packet, and the sink's own SSRC; RemoveSink stops it.
 func TestUDPSinkForwardsPlainRTP(t *testing.T) {
-	recv := listenUDP(t)
+	recv := listenLoopback(t)
 	u := newTestUDPSink(t, recv.LocalAddr().(*net.UDPAddr).AddrPort())
 	src := NewSource(SourceConfig{ID: "v", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo})
 	src.AddSink(u)
@@ -95,7 +84,7 @@ func TestUDPSinkForwardsPlainRTP(t *testing.T) {
 // Nobody listening (ICMP port unreachable) costs packets, not the sink:
 // once a receiver binds the port, packets arrive again.
 func TestUDPSinkSurvivesPortUnreachable(t *testing.T) {
-	hold := listenUDP(t)
+	hold := listenLoopback(t)
 	dst := hold.LocalAddr().(*net.UDPAddr).AddrPort()
 	hold.Close() // nobody listens on dst now
 	u := newTestUDPSink(t, dst)
@@ -126,7 +115,7 @@ func TestUDPSinkSurvivesPortUnreachable(t *testing.T) {
 
 // Forwarding to a UDP sink allocates nothing per packet.
 func TestUDPSinkZeroAllocs(t *testing.T) {
-	recv := listenUDP(t)
+	recv := listenLoopback(t)
 	u := newTestUDPSink(t, recv.LocalAddr().(*net.UDPAddr).AddrPort())
 	src := NewSource(SourceConfig{ID: "v", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo})
 	src.AddSink(u)

@@ -90,18 +90,8 @@ func decodeForwarded(t *testing.T, ffmpeg, codec string, video, opus []byte) {
 	defer func() { close(stop); <-done; <-done }()
 
 	aport, vport := freeUDPPort(t), freeUDPPort(t)
-	var sdp string
-	for sdp == "" { // until the engine has both tracks
-		a := e.call(t, "Sora_20170814.StartForwardingRtp",
-			fmt.Sprintf(`{"channel_id": "sora", "ip_address": "127.0.0.1", "audio_port": %d, "video_port": %d}`, aport, vport))
-		if a.status == 200 {
-			var ans struct{ SDP string }
-			a.ok(t, &ans)
-			sdp = ans.SDP
-		} else if ctx.Err() != nil {
-			t.Fatalf("StartForwardingRtp: %d %s", a.status, a.body)
-		}
-	}
+	sdp := e.startForwarding(t, ctx, nil,
+		fmt.Sprintf(`{"channel_id": "sora", "ip_address": "127.0.0.1", "audio_port": %d, "video_port": %d}`, aport, vport))
 	sdpFile := filepath.Join(t.TempDir(), "forward.sdp")
 	if err := os.WriteFile(sdpFile, []byte(sdp), 0o600); err != nil {
 		t.Fatal(err)
