@@ -88,6 +88,13 @@ func (p *publication) sources() []*forward.Source {
 	return out
 }
 
+// layer returns simulcast layer l, or nil when it has not arrived.
+func (p *publication) layer(l simulcast.Layer) *forward.Source {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.layers[l]
+}
+
 // isSimulcast reports whether the publication has layers.
 func (p *publication) isSimulcast() bool {
 	p.mu.Lock()

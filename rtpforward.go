@@ -256,7 +256,8 @@ func (ch *Channel) publisher(connID string) (*room, *Connection, error) {
 }
 
 // forwardSource picks the source of p to forward: its only one, or for
-// simulcast video the layer rid (the highest arriving when empty).
+// simulcast video the layer rid (the highest arriving when empty). It
+// returns nil when that source has not arrived yet.
 func forwardSource(p *publication, rid string) (*forward.Source, string, error) {
 	if !p.isSimulcast() {
 		if rid != "" && p.kind == webrtc.RTPCodecTypeVideo {
@@ -264,11 +265,15 @@ func forwardSource(p *publication, rid string) (*forward.Source, string, error) 
 		}
 		return p.any(), "", nil
 	}
-	want := simulcast.R2
-	if rid != "" {
-		want, _ = simulcast.ParseRID(rid)
+	var src *forward.Source
+	if rid == "" {
+		src = p.choose(simulcast.R2) // the highest arriving
+	} else {
+		// Exactly the layer asked for: until it has arrived there is
+		// nothing to forward yet (a fallback chosen now would stay).
+		l, _ := simulcast.ParseRID(rid)
+		src = p.layer(l)
 	}
-	src := p.choose(want)
 	if src == nil {
 		return nil, "", nil
 	}
