@@ -26,7 +26,10 @@ in_netns() {
 	fi
 }
 
-in_netns go test -race -count=1 -timeout 15m ./...
+# One package at a time (-p 1): the root package's consent and timeout
+# tests wait on real ICE and DTLS timers, which a concurrent package's
+# load (ffmpeg encoding in httpapi's tests) can starve on two cores.
+in_netns go test -race -count=1 -p 1 -timeout 15m ./...
 # A few seconds of each fuzz target (go test -fuzz takes one at a time);
 # docs/reliability.md gives the long runs. The budgets are execution
 # counts: a -fuzztime duration trips a Go 1.26 coordinator race that fails
