@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { api, randomChannel, useBrowser, withClients } from "../lib/harness.mjs";
 
-const T = 90_000;
+const T = 120_000;
 
 const env = useBrowser(T);
 
@@ -35,7 +35,7 @@ describe("upstream bit rate", () => {
       });
 
       let before = 0;
-      for (let i = 0; i < 10 && before <= 400; i++) before = await videoKbps(sender);
+      for (let i = 0; i < 15 && before <= 400; i++) before = await videoKbps(sender);
       assert.ok(before > 400, `uncapped sender sends ${before.toFixed(0)} kbps, want > 400`);
 
       const echo = await api("Sora_20190327.ChangeUpstreamVideoBitRate", { channel_id: channelId, connection_id: id, bit_rate: 150 });
