@@ -8,22 +8,8 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/sfutest"
 )
-
-// waitFor checks cond every 10 ms until it holds or ctx ends (for state
-// that has no event to wait on).
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: never happened", what)
-		case <-tick.C:
-		}
-	}
-}
 
 func packetsReceived(c *client.Client) (n uint64) {
 	for _, tr := range c.RemoteTracks() {
@@ -42,12 +28,12 @@ func TestDrainKeepsMediaUntilDeadline(t *testing.T) {
 	p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
 	pub.start(t, 5*time.Millisecond)
 	sub := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly"})
-	waitFor(t, ctx, "subscriber receives", func() bool { return packetsReceived(sub) >= 20 })
+	sfutest.Eventually(t, ctx, "subscriber receives", func() bool { return packetsReceived(sub) >= 20 })
 
 	deadline, expire := context.WithCancel(ctx)
 	drained := make(chan error, 1)
 	go func() { drained <- ts.engine.Drain(deadline) }()
-	waitFor(t, ctx, "draining", ts.engine.Draining)
+	sfutest.Eventually(t, ctx, "draining", ts.engine.Draining)
 
 	_, err := client.Dial(ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly"})
 	var ce *client.CloseError
@@ -55,7 +41,7 @@ func TestDrainKeepsMediaUntilDeadline(t *testing.T) {
 		t.Fatalf("connect while draining: %v, want 4490 %s", err, sfu.ReasonDraining)
 	}
 	before := packetsReceived(sub)
-	waitFor(t, ctx, "media keeps flowing while draining", func() bool { return packetsReceived(sub) >= before+50 })
+	sfutest.Eventually(t, ctx, "media keeps flowing while draining", func() bool { return packetsReceived(sub) >= before+50 })
 	select {
 	case err := <-drained:
 		t.Fatalf("Drain returned %v before its deadline with connections left", err)
@@ -82,7 +68,7 @@ func TestDrainEndsWhenConnectionsLeave(t *testing.T) {
 	c := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly"})
 	drained := make(chan error, 1)
 	go func() { drained <- ts.engine.Drain(ctx) }()
-	waitFor(t, ctx, "draining", ts.engine.Draining)
+	sfutest.Eventually(t, ctx, "draining", ts.engine.Draining)
 	if err := c.Disconnect(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -81,21 +81,6 @@ next:
 	return -1
 }
 
-// eventually checks cond every 10 ms until it holds or ctx ends. The
-// counters it waits on have no event to wait for.
-func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: never happened", what)
-		case <-tick.C:
-		}
-	}
-}
-
 // TestMetricsFollowForwarding forwards a publisher to two subscribers and
 // checks that /metrics counts what they really received.
 func TestMetricsFollowForwarding(t *testing.T) {
@@ -146,13 +131,13 @@ func TestMetricsFollowForwarding(t *testing.T) {
 		}
 		return n
 	}
-	eventually(t, ctx, "subscribers receive 100 packets", func() bool { return received() >= 100 })
+	sfutest.Eventually(t, ctx, "subscribers receive 100 packets", func() bool { return received() >= 100 })
 	p.Halt()
 
 	// Once the last packets have arrived, what the engine counts is what
 	// the publisher sent and the subscribers got.
 	var fams map[string]*dto.MetricFamily
-	eventually(t, ctx, "counters settle", func() bool {
+	sfutest.Eventually(t, ctx, "counters settle", func() bool {
 		fams, _ = scrape(t, msrv.URL)
 		sent := value(fams, "sfu_rtp_sent_packets_total") + value(fams, "sfu_rtp_retransmitted_packets_total")
 		return sent == float64(received()) && value(fams, "sfu_rtp_received_packets_total") == float64(written.Load())
@@ -192,7 +177,7 @@ func TestMetricsFollowForwarding(t *testing.T) {
 	if err := pub.Disconnect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, ctx, "the publisher's close is counted", func() bool {
+	sfutest.Eventually(t, ctx, "the publisher's close is counted", func() bool {
 		fams, _ = scrape(t, msrv.URL)
 		return value(fams, "sfu_connections_closed_total", "code", "1000", "reason", "NO-ERROR") == 1
 	})

@@ -45,13 +45,7 @@ func TestMaxSockets(t *testing.T) {
 		t.Errorf("Stats = %+v, want 1 rejected, 2 open", s)
 	}
 	a.Close(websocket.StatusNormalClosure, "")
-	for h.Stats().OpenSockets != 1 {
-		select {
-		case <-ctx.Done():
-			t.Fatal("the closed socket's slot was not given back")
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	sfutest.Eventually(t, ctx, "the closed socket's slot given back", func() bool { return h.Stats().OpenSockets == 1 })
 	c := rawDial(t, ctx, url)
 	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"connect"}`)); err != nil {
 		t.Fatal(err)

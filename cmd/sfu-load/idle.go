@@ -68,11 +68,7 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleSummary, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	logf := func(format string, args ...any) {
-		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, format+"\n", args...)
-		}
-	}
+	logf := lineLogger(cfg.Log)
 	sum := &IdleSummary{Connections: cfg.Channels * cfg.PerChannel, Channels: cfg.Channels}
 	empty0, err := readProc(cfg.ServerPID)
 	if err != nil {

@@ -112,11 +112,7 @@ func RunMessaging(ctx context.Context, cfg MessagingConfig) (*MessagingSummary, 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	logf := func(format string, args ...any) {
-		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, format+"\n", args...)
-		}
-	}
+	logf := lineLogger(cfg.Log)
 	dial := func(ctx context.Context, dir datachannel.Direction, on func(string, []byte)) (*client.Client, error) {
 		c, err := client.Dial(ctx, client.Config{
 			URL: cfg.URL, ChannelID: cfg.ChannelID, Role: client.RoleSendonly,
@@ -253,4 +249,14 @@ func (s *MessagingSummary) WriteText(w io.Writer) {
 		s.Sent, s.Expected, s.Received, s.Lost, s.LossPercent, s.Duplicates)
 	fmt.Fprintf(w, "deliveries/s %.0f; latency p50 %.0f us, p99 %.0f us, max %.0f us\n",
 		s.DeliveriesPerSecond, s.LatencyP50Micros, s.LatencyP99Micros, s.LatencyMaxMicros)
+}
+
+// lineLogger returns a printf that writes one line to w, or nothing when
+// w is nil.
+func lineLogger(w io.Writer) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		if w != nil {
+			fmt.Fprintf(w, format+"\n", args...)
+		}
+	}
 }

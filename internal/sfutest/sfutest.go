@@ -58,3 +58,19 @@ func NewSignalingServer(t testing.TB, o sfu.Options, opts ...signaling.Option) (
 	t.Cleanup(srv.Close)
 	return engine, "ws" + strings.TrimPrefix(srv.URL, "http")
 }
+
+// Eventually checks cond every 10 ms until it holds, and fails the test
+// if ctx ends first. For state that no event announces (counters, a
+// server goroutine's cleanup); where there is an event, wait on it.
+func Eventually(t testing.TB, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: never happened", what)
+		case <-tick.C:
+		}
+	}
+}
