@@ -221,10 +221,27 @@ func TestForwardingRtp(t *testing.T) {
 	ctx := testContext(t, 30*time.Second)
 	e := newEnv(t, sfu.Options{})
 	pub := newCountingPublisher(t)
+	plis := make(chan struct{}, 16)
 	c := e.dialReady(t, ctx, client.Config{ChannelID: "sora", Role: client.RoleSendonly, VideoCodecType: "VP8",
-		Tracks: []webrtc.TrackLocal{pub.audio, pub.video}})
+		Tracks: []webrtc.TrackLocal{pub.audio, pub.video},
+		OnSenderRTCP: func(_ webrtc.TrackLocal, pkts []rtcp.Packet) {
+			for _, p := range pkts {
+				if _, ok := p.(*rtcp.PictureLossIndication); ok {
+					select {
+					case plis <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}})
 	pub.start(t)
 	audio, video := newRTPListener(t), newRTPListener(t)
+	// Past the key-frame request throttle (500 ms) of anything before
+	// Start; then the next PLI the publisher gets is Start's.
+	pub.waitSent(t, ctx, 120)
+	for len(plis) > 0 {
+		<-plis
+	}
 
 	sdp := e.startForwarding(t, ctx, pub, fmt.Sprintf(`{
     "audio_port": %d,
@@ -236,6 +253,11 @@ func TestForwardingRtp(t *testing.T) {
 		if !strings.Contains(sdp, want) {
 			t.Errorf("SDP lacks %q:\n%s", want, sdp)
 		}
+	}
+	select {
+	case <-plis:
+	case <-ctx.Done():
+		t.Fatal("StartForwardingRtp asked the publisher for no key frame")
 	}
 	checkForwarded(t, "video", video.wait(t, ctx, 50), sdpPayloadType(t, sdp, "video", video.port()), 105)
 	checkForwarded(t, "audio", audio.wait(t, ctx, 50), sdpPayloadType(t, sdp, "audio", audio.port()), 40)
@@ -297,13 +319,9 @@ func TestForwardingRtpLayerAndLeave(t *testing.T) {
 	}
 	sim.Close()
 	<-sim.Done()
-	for len(e.engine.Channel("sora").RtpForwards(ctx)) != 0 {
-		select {
-		case <-ctx.Done():
-			t.Fatal("the forward outlived its publisher")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	sfutest.Eventually(t, ctx, "the forward ends with its publisher", func() bool {
+		return len(e.engine.Channel("sora").RtpForwards(ctx)) == 0
+	})
 	if audio.count() != 0 {
 		t.Errorf("%d packets reached the audio port", audio.count())
 	}
