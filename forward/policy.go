@@ -13,34 +13,31 @@ import (
 // atomic, so neither side ever waits for the other. One Policy is shared
 // by the audio and video down-tracks of the pair.
 type Policy struct {
-	audioPaused atomic.Bool
-	videoPaused atomic.Bool
-	focused     atomic.Bool
-	rid         atomic.Pointer[string]
+	paused  kindFlag
+	focused atomic.Bool
+	rid     atomic.Pointer[string]
 	// Withheld by spotlight rather than paused by the user: kept apart
 	// so that ListPauseRtpStreams lists only the user's pauses.
-	audioWithheld atomic.Bool
-	videoWithheld atomic.Bool
+	withheld kindFlag
+}
+
+// kindFlag is a flag for audio and one for video.
+type kindFlag struct{ audio, video atomic.Bool }
+
+func (f *kindFlag) of(kind webrtc.RTPCodecType) *atomic.Bool {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return &f.audio
+	}
+	return &f.video
 }
 
 // SetPaused pauses or resumes forwarding of kind. A paused down-track
 // drops packets; on resume a video down-track waits for a key frame
 // (asking for one) and the receiver sees sequence numbers continue.
-func (p *Policy) SetPaused(kind webrtc.RTPCodecType, paused bool) {
-	if kind == webrtc.RTPCodecTypeAudio {
-		p.audioPaused.Store(paused)
-	} else {
-		p.videoPaused.Store(paused)
-	}
-}
+func (p *Policy) SetPaused(kind webrtc.RTPCodecType, paused bool) { p.paused.of(kind).Store(paused) }
 
 // Paused reports whether kind is paused.
-func (p *Policy) Paused(kind webrtc.RTPCodecType) bool {
-	if kind == webrtc.RTPCodecTypeAudio {
-		return p.audioPaused.Load()
-	}
-	return p.videoPaused.Load()
-}
+func (p *Policy) Paused(kind webrtc.RTPCodecType) bool { return p.paused.of(kind).Load() }
 
 // SetRID records the simulcast layer (rid) the receiver asked for; ""
 // means no preference. Acting on it (DownTrack.SwitchTo) is the simulcast
@@ -66,25 +63,13 @@ func (p *Policy) Focused() bool { return p.focused.Load() }
 // when the receiver's unfocus rid is none). It acts as SetPaused does,
 // independently of it: kind flows only when neither holds it.
 func (p *Policy) SetWithheld(kind webrtc.RTPCodecType, withheld bool) {
-	if kind == webrtc.RTPCodecTypeAudio {
-		p.audioWithheld.Store(withheld)
-	} else {
-		p.videoWithheld.Store(withheld)
-	}
+	p.withheld.of(kind).Store(withheld)
 }
 
 // Withheld reports whether kind is withheld.
-func (p *Policy) Withheld(kind webrtc.RTPCodecType) bool {
-	if kind == webrtc.RTPCodecTypeAudio {
-		return p.audioWithheld.Load()
-	}
-	return p.videoWithheld.Load()
-}
+func (p *Policy) Withheld(kind webrtc.RTPCodecType) bool { return p.withheld.of(kind).Load() }
 
 // stopped reports whether kind must not be forwarded now.
 func (p *Policy) stopped(kind webrtc.RTPCodecType) bool {
-	if kind == webrtc.RTPCodecTypeAudio {
-		return p.audioPaused.Load() || p.audioWithheld.Load()
-	}
-	return p.videoPaused.Load() || p.videoWithheld.Load()
+	return p.paused.of(kind).Load() || p.withheld.of(kind).Load()
 }
