@@ -242,6 +242,12 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		},
 		Batch: c.engine.pion.batch,
 	}
+	if t.Kind() == webrtc.RTPCodecTypeVideo {
+		cfg.RequestRetransmit = func(pairs []rtcp.NackPair) {
+			c.engine.stats.NACKSent()
+			_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: pairs}})
+		}
+	}
 	if c.room.spot != nil && t.Kind() == webrtc.RTPCodecTypeAudio {
 		if id := audioLevelID(recv); id != 0 {
 			cfg.AudioLevel, cfg.AudioLevelID = &c.spot.meter, id
@@ -253,8 +259,10 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		// stream; Run forwards what pion already holds.
 		c.ingress.Add(ssrc, src)
 	}
+	rtx := &repairStream{track: t, ssrc: ssrc, src: src, in: c.ingress}
+	rtx.learn()
 	c.log.Info("track published", "kind", t.Kind().String(), "codec", t.Codec().MimeType, "ssrc", ssrc, "rid", t.RID())
-	c.engine.goTracked(func() { readReceiverRTCP(recv, t.RID(), src) })
+	c.engine.goTracked(func() { readReceiverRTCP(recv, t.RID(), src, rtx) })
 	ended := make(chan struct{})
 	c.engine.goTracked(func() { c.sendReceiverReports(src, ssrc, ended) })
 	c.engine.goTracked(func() {
@@ -266,6 +274,7 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		}
 		if c.ingress != nil {
 			c.ingress.Remove(ssrc, src)
+			rtx.remove()
 		}
 		c.room.unpublish(src)
 		c.engine.stats.RemoveReceived(src)
@@ -275,7 +284,7 @@ func (c *Connection) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 // readReceiverRTCP reads a receiver's RTCP until it stops, so pion's
 // buffers never fill, and records the publisher's sender reports for the
 // LSR/DLSR fields of our receiver reports.
-func readReceiverRTCP(r *webrtc.RTPReceiver, rid string, src *forward.Source) {
+func readReceiverRTCP(r *webrtc.RTPReceiver, rid string, src *forward.Source, rtx *repairStream) {
 	read := r.ReadRTCP
 	if rid != "" {
 		// A simulcast layer's RTCP has its own stream.
@@ -291,6 +300,7 @@ func readReceiverRTCP(r *webrtc.RTPReceiver, rid string, src *forward.Source) {
 				src.OnSenderReport(sr)
 			}
 		}
+		rtx.learn()
 	}
 }
 

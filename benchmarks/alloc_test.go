@@ -13,6 +13,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
@@ -144,7 +145,7 @@ func forwardZeroAllocs(t *testing.T, senderAPI *webrtc.API, batch forward.Batch,
 	defer sender.Close()
 
 	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo,
-		RequestKeyFrame: func() {}, Batch: batch})
+		RequestKeyFrame: func() {}, RequestRetransmit: func([]rtcp.NackPair) {}, Batch: batch})
 	dt := forward.NewDownTrack(src)
 	if eg != nil {
 		dt.SetEgress(eg.egress)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu/forward"
@@ -103,7 +104,7 @@ func BenchmarkLayerSwitch(b *testing.B) {
 	var layers [3]*forward.Source
 	var streams [3]*stream
 	for i := range layers {
-		layers[i] = forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", RID: fmt.Sprint("r", i), Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}})
+		layers[i] = forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", RID: fmt.Sprint("r", i), Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}, RequestRetransmit: func([]rtcp.NackPair) {}})
 		streams[i] = newStream(uint32(40+i), 30)
 	}
 	dts := make([]*forward.DownTrack, subs)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -127,7 +128,7 @@ func (s *stream) next() []byte {
 
 // gosfuFanout is one Source with n bound down-tracks.
 func gosfuFanout(tb testing.TB, n int, gcm bool) (*forward.Source, []*forward.DownTrack) {
-	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}})
+	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}, RequestRetransmit: func([]rtcp.NackPair) {}})
 	dts := make([]*forward.DownTrack, n)
 	for i := range dts {
 		dts[i] = bindDownTrack(tb, src, newCtx(i, gcm))
@@ -139,7 +140,7 @@ func gosfuFanout(tb testing.TB, n int, gcm bool) (*forward.Source, []*forward.Do
 // engine's SRTP egress (AES-128-GCM), as the engine's subscribers do,
 // each writing to a socket that drops the packets.
 func egressFanout(tb testing.TB, n int) *forward.Source {
-	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}})
+	src := forward.NewSource(forward.SourceConfig{ID: "v", StreamID: "pub", Codec: vp8, Kind: webrtc.RTPCodecTypeVideo, RequestKeyFrame: func() {}, RequestRetransmit: func([]rtcp.NackPair) {}})
 	out := &dropWriter{slots: make([]byte, dropSlots*dropSlotSize)}
 	for i := range n {
 		e := forward.NewEgress(out)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 // ingressReplayWindow is the SRTP replay window of an ingress, in
@@ -187,6 +188,9 @@ type Ingress struct {
 type ingressStream struct {
 	src   *Source
 	owned bool // a packet opened: ctx's rollover counter is right
+	// repairs is, for an RTX stream (RFC 4588), the SSRC of the stream
+	// it repairs; 0 for a media stream.
+	repairs uint32
 }
 
 // open's outcomes.
@@ -250,6 +254,17 @@ func (in *Ingress) Add(ssrc uint32, src *Source) {
 	in.streams[ssrc] = &ingressStream{src: src}
 }
 
+// AddRepair hands the RTX packets of rtxSSRC (RFC 4588), which repair
+// ssrc, to src from the next one on, as the packets they carry. Once the
+// ingress owns a stream, pion never returns that stream's RTX packets
+// (its track reader waits on the media stream), so the ingress must take
+// them too: they are the publisher's answers to NACKs.
+func (in *Ingress) AddRepair(rtxSSRC, ssrc uint32, src *Source) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.streams[rtxSSRC] = &ingressStream{src: src, repairs: ssrc}
+}
+
 // Remove stops handing the packets of ssrc to src.
 func (in *Ingress) Remove(ssrc uint32, src *Source) {
 	in.mu.Lock()
@@ -271,7 +286,11 @@ func (in *Ingress) open(p []byte) int {
 	}
 	dst := p[:0] // in place
 	if !st.owned {
-		in.ctx.SetROC(ssrc, st.src.rolloverFor(binary.BigEndian.Uint16(p[2:4])))
+		roc := uint32(0) // an RTX stream's first packets: its own count starts at 0
+		if st.repairs == 0 {
+			roc = st.src.rolloverFor(binary.BigEndian.Uint16(p[2:4]))
+		}
+		in.ctx.SetROC(ssrc, roc)
 		// A failed open wipes its output, and this packet may still be
 		// pion's: open it aside.
 		if in.aside == nil {
@@ -292,7 +311,54 @@ func (in *Ingress) open(p []byte) int {
 		st.owned = true
 	}
 	src := st.src
+	if st.repairs != 0 {
+		plain = unwrapRTX(plain, &in.hdr, st.repairs, src.cfg.Codec.PayloadType)
+	}
 	in.mu.Unlock()
-	src.deliver(plain[:len(plain):cap(p)])
+	if plain != nil {
+		src.deliver(plain[:len(plain):cap(plain)])
+	}
 	return opened
+}
+
+// unwrapRTX turns RTX packet p (header h) in place into the packet it
+// carries (RFC 4588 section 4): the original sequence number from the
+// payload's first two bytes, the media stream's SSRC and payload type.
+// It returns nil for an RTX packet without one (padding sent to probe
+// bandwidth).
+func unwrapRTX(p []byte, h *rtp.Header, ssrc uint32, pt webrtc.PayloadType) []byte {
+	hl := rtpHeaderLen(p)
+	if hl < 0 {
+		return nil
+	}
+	end := len(p)
+	if h.Padding && end > hl {
+		end -= int(p[end-1])
+	}
+	if end-hl < 2 {
+		return nil
+	}
+	osn := binary.BigEndian.Uint16(p[hl:])
+	copy(p[2:hl+2], p[:hl])
+	p = p[2:]
+	binary.BigEndian.PutUint16(p[2:], osn)
+	p[1] = p[1]&0x80 | byte(pt)&0x7f
+	binary.BigEndian.PutUint32(p[8:], ssrc)
+	return p
+}
+
+// rtpHeaderLen returns the length of p's RTP header (fixed part, CSRCs
+// and extension), or -1 if p is shorter.
+func rtpHeaderLen(p []byte) int {
+	n := 12 + 4*int(p[0]&0x0f)
+	if p[0]&0x10 != 0 {
+		if len(p) < n+4 {
+			return -1
+		}
+		n += 4 + 4*int(binary.BigEndian.Uint16(p[n+2:]))
+	}
+	if n > len(p) {
+		return -1
+	}
+	return n
 }

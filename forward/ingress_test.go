@@ -291,3 +291,64 @@ func TestIngressZeroAllocs(t *testing.T) {
 		t.Errorf("forwarded %d packets, want %d", w.n, runs+2)
 	}
 }
+
+// rtxPacket wraps media packet p as RTX (RFC 4588) on ssrc 0xbee with
+// sequence number sn, and a header extension to move along.
+func rtxPacket(t *testing.T, p []byte, sn uint16) []byte {
+	t.Helper()
+	var orig rtp.Packet
+	if err := orig.Unmarshal(p); err != nil {
+		t.Fatal(err)
+	}
+	pl := binary.BigEndian.AppendUint16(nil, orig.SequenceNumber)
+	pl = append(pl, orig.Payload...)
+	h := rtp.Header{Version: 2, PayloadType: 101, SequenceNumber: sn, Timestamp: orig.Timestamp, SSRC: 0xbee}
+	if err := h.SetExtension(3, []byte{7, 7}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := (&rtp.Packet{Header: h, Payload: pl}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestIngressUnwrapsRTX: a retransmission on the RTX stream reaches the
+// down-track as the packet it repairs, in the gap it fills; an RTX probe
+// (padding only) is dropped.
+func TestIngressUnwrapsRTX(t *testing.T) {
+	f := newIngressFixture(t)
+	f.in.AddRepair(0xbee, 0xabc, f.src)
+	f.src.WritePacket(vp8Packet(100, 0, true, 0))
+	f.seal.SetROC(0xabc, 0)
+	lost := vp8Packet(101, 3000, false, 1)
+	f.send(t, f.pub, f.sealed(t, vp8Packet(102, 3000, false, 2)))
+	f.send(t, f.pub, f.sealed(t, rtxPacket(t, lost, 9)))
+	probe, err := (&rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PayloadType: 101, SequenceNumber: 10, SSRC: 0xbee},
+		Payload: make([]byte, 200), PaddingSize: 200}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe[len(probe)-1] = 200
+	f.send(t, f.pub, f.sealed(t, probe))
+	f.sync(t)
+
+	got := f.rec.take()
+	var counters []uint32
+	for _, p := range got {
+		counters = append(counters, counter(p))
+	}
+	if want := []uint32{0, 2, 1}; !equal(counters, want) {
+		t.Fatalf("down-track sent counters %v, want %v", counters, want)
+	}
+	if r := got[2]; r.hdr.SequenceNumber != got[0].hdr.SequenceNumber+1 || r.hdr.SSRC != 777 || r.hdr.Timestamp != got[1].hdr.Timestamp {
+		t.Errorf("retransmission sent as sn %d ts %d ssrc %d; want sn %d ts %d ssrc 777",
+			r.hdr.SequenceNumber, r.hdr.Timestamp, r.hdr.SSRC, got[0].hdr.SequenceNumber+1, got[1].hdr.Timestamp)
+	}
+	if !bytes.Equal(got[2].payload, lost[12:]) {
+		t.Errorf("retransmitted payload differs from the lost packet's")
+	}
+	if f.conn.Opened() != 3 || f.conn.Rejected() != 0 {
+		t.Errorf("opened %d, rejected %d; want 3, 0", f.conn.Opened(), f.conn.Rejected())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -46,6 +47,13 @@ type SourceConfig struct {
 	// KeyFrameInterval throttles RequestKeyFrame (default
 	// DefaultKeyFrameInterval).
 	KeyFrameInterval time.Duration
+	// RequestRetransmit, if not nil, asks the publisher again for the
+	// packets of this stream it skipped (a generic NACK with these
+	// pairs), on the reader's goroutine: it must not block. See nack.go.
+	RequestRetransmit func(pairs []rtcp.NackPair)
+	// NACKRetryInterval is the time between two NACKs for the same
+	// packet (default DefaultNACKRetryInterval).
+	NACKRetryInterval time.Duration
 	// KeyFrameWait bounds how long a down-track that starts or resumes
 	// waits for a key frame it can recognise before forwarding anyway
 	// (default DefaultKeyFrameWait), so that a publisher whose key frames
@@ -125,15 +133,18 @@ type Source struct {
 	inMu       sync.Mutex
 	hdr        rtp.Header
 	pkt        packet
-	seqDelta   uint16     // dropped padding-only packets so far
-	lastDone   int64      // monoNow after the previous fan-out, with cfg.Batch
-	frameTS    uint32     // timestamp of the previous packet, with cfg.Batch
-	bursty     bool       // the previous frame's packets came queued, with cfg.Batch
-	held       bool       // the previous packet's writes were left in the batch
-	frameSizes frameSizes // of the current frame, for equalize, with cfg.Batch
+	seqDelta   uint16       // dropped padding-only packets so far
+	lastDone   int64        // monoNow after the previous fan-out, with cfg.Batch
+	frameTS    uint32       // timestamp of the previous packet, with cfg.Batch
+	bursty     bool         // the previous frame's packets came queued, with cfg.Batch
+	held       bool         // the previous packet's writes were left in the batch
+	frameSizes frameSizes   // of the current frame, for equalize, with cfg.Batch
+	nack       *nackTracker // with cfg.RequestRetransmit
 	packets    atomic.Uint64
 	bytes      atomic.Uint64
 	keys       atomic.Uint64
+	nacked     atomic.Uint64 // sequence numbers asked for again
+	recovered  atomic.Uint64 // of those, arrived
 
 	sinks   sinks      // consumers other than down-tracks (sink.go)
 	sinkPkt SinkPacket // handed to them, under inMu
@@ -157,6 +168,12 @@ func NewSource(cfg SourceConfig) *Source {
 	}
 	if size > 0 {
 		s.hist = newHistory(size)
+	}
+	if cfg.RequestRetransmit != nil {
+		if cfg.NACKRetryInterval <= 0 {
+			cfg.NACKRetryInterval = DefaultNACKRetryInterval
+		}
+		s.nack = newNACKTracker(cfg.NACKRetryInterval)
 	}
 	s.downTracks.Store(&[]*DownTrack{})
 	// No key-frame request has been sent: the first one is not throttled.
@@ -187,6 +204,12 @@ func (s *Source) Bytes() uint64 { return s.bytes.Load() }
 
 // KeyFrames returns the number of key frames seen so far.
 func (s *Source) KeyFrames() uint64 { return s.keys.Load() }
+
+// NACKs returns how many packets the publisher was asked for again
+// (counting each request) and how many of the missing packets arrived.
+func (s *Source) NACKs() (requested, recovered uint64) {
+	return s.nacked.Load(), s.recovered.Load()
+}
 
 // Run reads from r until it fails, forwarding every packet. It returns nil
 // when r reached its end (the publisher left).
@@ -236,6 +259,9 @@ func (s *Source) writePacket(pkt []byte) {
 	}
 	s.packets.Add(1)
 	s.bytes.Add(uint64(len(pkt)))
+	if s.nack != nil {
+		s.trackLoss(s.hdr.SequenceNumber, at)
+	}
 	if s.cfg.AudioLevel != nil && s.hdr.Extension {
 		if e := s.hdr.GetExtension(s.cfg.AudioLevelID); len(e) > 0 {
 			s.cfg.AudioLevel.AddLevel(e[0])
@@ -278,6 +304,17 @@ func (s *Source) writePacket(pkt []byte) {
 	s.fanOut(p)
 	s.cfg.Batch.End(!hold)
 	s.lastDone = monoNow()
+}
+
+// trackLoss notes sn's arrival and sends the NACKs that are due.
+func (s *Source) trackLoss(sn uint16, at int64) {
+	if s.nack.push(sn, at) {
+		s.recovered.Add(1)
+	}
+	if sns := s.nack.collect(at); sns != nil {
+		s.nacked.Add(uint64(len(sns)))
+		s.cfg.RequestRetransmit(nackPairs(sns))
+	}
 }
 
 // fanOut writes p to every down-track. Inline: no hand-off to other

@@ -28,7 +28,7 @@ type Collector struct {
 
 	// RTCP and layer counters, counted per RTCP packet or switch (never
 	// per RTP packet).
-	keyFrameRequests, plis, firs, nacks, layerSwitches atomic.Uint64
+	keyFrameRequests, nacksSent, plis, firs, nacks, layerSwitches atomic.Uint64
 
 	received, sent, sealed meterSet
 }
@@ -53,6 +53,10 @@ func NewCollector() *Collector {
 
 // KeyFrameRequested counts a key-frame request (PLI) sent to a publisher.
 func (c *Collector) KeyFrameRequested() { c.keyFrameRequests.Add(1) }
+
+// NACKSent counts a generic NACK sent to a publisher for packets it
+// skipped.
+func (c *Collector) NACKSent() { c.nacksSent.Add(1) }
 
 // PLIReceived counts a picture loss indication from a subscriber.
 func (c *Collector) PLIReceived() { c.plis.Add(1) }
@@ -184,11 +188,11 @@ type Snapshot struct {
 	// resent to subscribers to answer their NACKs (a sent meter's
 	// Retransmits).
 	KeyFrames, Retransmits uint64
-	// RTCP from subscribers (PLIs, FIRs, NACK packets) and key-frame
-	// requests sent to publishers; simulcast layer switches asked of
-	// down-tracks.
-	PLIsReceived, FIRsReceived, NACKsReceived uint64
-	KeyFrameRequests, LayerSwitches           uint64
+	// RTCP from subscribers (PLIs, FIRs, NACK packets); key-frame
+	// requests (PLIs) and NACK packets sent to publishers; simulcast
+	// layer switches asked of down-tracks.
+	PLIsReceived, FIRsReceived, NACKsReceived  uint64
+	KeyFrameRequests, NACKsSent, LayerSwitches uint64
 
 	// Webhook deliveries (filled in by the webhook senders): delivered,
 	// failed after every retry, and dropped without trying because the
@@ -244,7 +248,7 @@ func (c *Collector) Snapshot() Snapshot {
 	s.SentPackets, s.SentBytes, s.Retransmits = c.sent.totals()
 	s.SealedPackets, s.SealedBytes, _ = c.sealed.totals()
 	s.PLIsReceived, s.FIRsReceived, s.NACKsReceived = c.plis.Load(), c.firs.Load(), c.nacks.Load()
-	s.KeyFrameRequests, s.LayerSwitches = c.keyFrameRequests.Load(), c.layerSwitches.Load()
+	s.KeyFrameRequests, s.NACKsSent, s.LayerSwitches = c.keyFrameRequests.Load(), c.nacksSent.Load(), c.layerSwitches.Load()
 	return s
 }
 
