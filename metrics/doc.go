@@ -6,7 +6,8 @@
 // scrape, reads the counters the engine keeps anyway (Engine.Stats): RTP
 // packets and bytes received from publishers and sent to subscribers,
 // retransmissions answering NACKs, packets dropped by cause, RTCP feedback,
-// key frames, simulcast layer switches and webhook outcomes. The media path
+// key frames, simulcast layer switches and webhook outcomes; with
+// AddSignaling, also the signaling handler's limit counters. The media path
 // is not touched: no lock, allocation or atomic operation is added per
 // packet.
 //
@@ -29,8 +30,11 @@
 //	rtp_dropped_packets_total{cause}       srtp_rejected (failed to open), send_error
 //	rtcp_feedback_received_total{type}     pli, fir, nack (from subscribers)
 //	keyframe_requests_sent_total           PLIs sent to publishers (throttled)
+//	nacks_sent_total                       NACKs sent to publishers for packets they skipped
 //	keyframes_received_total               key frames received from publishers
 //	layer_switches_total                   simulcast layer switches
 //	webhooks_total{webhook,outcome}        auth: allowed, denied, failed;
 //	                                       event, session: successful, failed, ignored
+//	signaling_sockets                      gauge: signaling WebSockets open now (AddSignaling)
+//	signaling_refused_total{limit}         max_sockets, connect_rate, message_rate
 package metrics

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/signaling"
 )
 
 const namespace = "sfu"
@@ -34,6 +35,9 @@ type Metrics struct {
 
 	closedMu sync.Mutex
 	closed   map[closeKey]uint64
+
+	signalingMu sync.Mutex
+	signaling   []*signaling.Handler
 
 	descs map[string]*prometheus.Desc
 }
@@ -80,11 +84,23 @@ func New(engine *sfu.Engine) *Metrics {
 		{"keyframes_received_total", "Key frames received from publishers.", nil},
 		{"layer_switches_total", "Simulcast layer switches asked of subscribers' tracks.", nil},
 		{"webhooks_total", "Webhook calls, by webhook and outcome.", []string{"webhook", "outcome"}},
+		{"nacks_sent_total", "Generic NACK packets sent to publishers for packets they skipped.", nil},
+		{"signaling_sockets", "Signaling WebSockets open now.", nil},
+		{"signaling_refused_total", "Signaling WebSockets refused or closed by a limit, by limit.", []string{"limit"}},
 	} {
 		m.descs[d.name] = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", d.name), d.help, d.labels, nil)
 	}
 	engine.AddObserver(m)
 	return m
+}
+
+// AddSignaling adds h's limit counters (signaling.Handler.Stats) to the
+// metrics: sfu_signaling_sockets and sfu_signaling_refused_total. With
+// several handlers, their counters are summed.
+func (m *Metrics) AddSignaling(h *signaling.Handler) {
+	m.signalingMu.Lock()
+	m.signaling = append(m.signaling, h)
+	m.signalingMu.Unlock()
 }
 
 // Handler serves the engine's metrics with the Go runtime and process
@@ -112,6 +128,24 @@ func (m *Metrics) Observe(ev sfu.LifecycleEvent) {
 		m.closed[k]++
 		m.closedMu.Unlock()
 	}
+}
+
+// collectSignaling reports the signaling handlers' limit counters.
+func (m *Metrics) collectSignaling(gauge, counter func(name string, v float64, labels ...string)) {
+	var sum signaling.Stats
+	m.signalingMu.Lock()
+	for _, h := range m.signaling {
+		st := h.Stats()
+		sum.OpenSockets += st.OpenSockets
+		sum.RejectedSockets += st.RejectedSockets
+		sum.RejectedConnectRate += st.RejectedConnectRate
+		sum.ClosedMessageRate += st.ClosedMessageRate
+	}
+	m.signalingMu.Unlock()
+	gauge("signaling_sockets", float64(sum.OpenSockets))
+	counter("signaling_refused_total", float64(sum.RejectedSockets), "max_sockets")
+	counter("signaling_refused_total", float64(sum.RejectedConnectRate), "connect_rate")
+	counter("signaling_refused_total", float64(sum.ClosedMessageRate), "message_rate")
 }
 
 func refusal(err error) string {
@@ -187,6 +221,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	counter("keyframe_requests_sent_total", float64(s.KeyFrameRequests))
 	counter("keyframes_received_total", float64(s.KeyFrames))
 	counter("layer_switches_total", float64(s.LayerSwitches))
+	counter("nacks_sent_total", float64(s.NACKsSent))
+	m.collectSignaling(gauge, counter)
 
 	for _, w := range []struct {
 		webhook, outcome string

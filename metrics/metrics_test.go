@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -25,6 +27,7 @@ import (
 	"github.com/gosfu/sfu/client"
 	"github.com/gosfu/sfu/internal/sfutest"
 	"github.com/gosfu/sfu/metrics"
+	"github.com/gosfu/sfu/signaling"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -247,5 +250,55 @@ func TestRefusalOutcomes(t *testing.T) {
 	}
 	if got := value(fams, "sfu_webhooks_total", "webhook", "auth", "outcome", "failed"); got != 1 {
 		t.Errorf("auth failed = %v, want 1", got)
+	}
+}
+
+// TestSignalingLimitMetrics: a WebSocket refused by the socket cap shows
+// in sfu_signaling_refused_total and the open ones in sfu_signaling_sockets.
+func TestSignalingLimitMetrics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	engine := sfutest.NewEngine(t, sfu.Options{})
+	m := metrics.New(engine)
+	h := signaling.NewHandler(engine, signaling.WithMaxSockets(1), signaling.WithConnectTimeout(5*time.Second))
+	m.AddSignaling(h)
+	sig := httptest.NewServer(h)
+	defer sig.Close()
+	url := "ws" + strings.TrimPrefix(sig.URL, "http")
+
+	open, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.CloseNow()
+	refused, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refused.CloseNow()
+	_, _, err = refused.Read(ctx)
+	if ce := (websocket.CloseError{}); !errors.As(err, &ce) || ce.Reason != signaling.ReasonTooManySockets {
+		t.Fatalf("second socket: %v, want closed with %s", err, signaling.ReasonTooManySockets)
+	}
+
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	fams, _ := scrape(t, srv.URL)
+	for _, c := range []struct {
+		name, limit string
+		want        float64
+	}{
+		{"sfu_signaling_sockets", "", 1},
+		{"sfu_signaling_refused_total", "max_sockets", 1},
+		{"sfu_signaling_refused_total", "connect_rate", 0},
+		{"sfu_signaling_refused_total", "message_rate", 0},
+	} {
+		var labels []string
+		if c.limit != "" {
+			labels = []string{"limit", c.limit}
+		}
+		if got := value(fams, c.name, labels...); got != c.want {
+			t.Errorf("%s %s = %v, want %v", c.name, c.limit, got, c.want)
+		}
 	}
 }

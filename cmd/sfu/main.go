@@ -35,6 +35,7 @@ import (
 
 	sfu "github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/httpapi"
+	"github.com/gosfu/sfu/internal/memstats"
 	"github.com/gosfu/sfu/metrics"
 	"github.com/gosfu/sfu/signaling"
 	"github.com/gosfu/sfu/webhook"
@@ -109,7 +110,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.sessionWebhookURL, "session-webhook-url", env("SFU_SESSION_WEBHOOK_URL", ""), "POST session.created/destroyed here (SFU_SESSION_WEBHOOK_URL)")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", envDuration("SFU_DRAIN_TIMEOUT", 30*time.Second), "on SIGTERM, refuse new connects and wait this long for connections to end before closing them (SFU_DRAIN_TIMEOUT)")
 	fs.StringVar(&c.interfaceFilter, "interface", env("SFU_INTERFACE", ""), "gather ICE candidates on this network interface only (SFU_INTERFACE)")
-	fs.StringVar(&c.debugListen, "debug-listen", env("SFU_DEBUG_LISTEN", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060; off by default (SFU_DEBUG_LISTEN)")
+	fs.StringVar(&c.debugListen, "debug-listen", env("SFU_DEBUG_LISTEN", ""), "serve net/http/pprof, and /debug/memstats (goroutines, heap after GC), on this address, e.g. 127.0.0.1:6060; off by default (SFU_DEBUG_LISTEN)")
 	fs.StringVar(&c.iceServers, "ice-servers", env("SFU_ICE_SERVERS", ""), "comma-separated STUN/TURN URLs handed to clients (SFU_ICE_SERVERS)")
 	fs.BoolVar(&c.dataChannels.Signaling, "data-channel-signaling", envBool("SFU_DATA_CHANNEL_SIGNALING", false), "data_channel_signaling for clients that do not send it (SFU_DATA_CHANNEL_SIGNALING)")
 	fs.BoolVar(&c.dataChannels.IgnoreDisconnectWebSocket, "ignore-disconnect-websocket", envBool("SFU_IGNORE_DISCONNECT_WEBSOCKET", false), "ignore_disconnect_websocket for clients that do not send it (SFU_IGNORE_DISCONNECT_WEBSOCKET)")
@@ -223,9 +224,11 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 	m := metrics.New(engine)
 
 	mux := http.NewServeMux()
-	mux.Handle("/signaling", signaling.NewHandler(engine, signaling.WithLogger(log),
+	sig := signaling.NewHandler(engine, signaling.WithLogger(log),
 		signaling.WithMaxSockets(c.maxSockets), signaling.WithConnectRate(c.connectRate, c.connectBurst),
-		signaling.WithMessageRate(c.messageRate, c.messageBurst)))
+		signaling.WithMessageRate(c.messageRate, c.messageBurst))
+	m.AddSignaling(sig)
+	mux.Handle("/signaling", sig)
 	static, err := fs.Sub(web, "web")
 	if err != nil {
 		return err
@@ -325,6 +328,7 @@ func serveDebug(c config, log *slog.Logger, errc chan<- error) (*http.Server, er
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/memstats", memstats.Handler())
 	ln, err := net.Listen("tcp", c.debugListen)
 	if err != nil {
 		return nil, fmt.Errorf("debug listener: %w", err)
