@@ -16,6 +16,7 @@ const (
 	DefaultPingInterval            = 5 * time.Second
 	DefaultSetupTimeout            = 30 * time.Second
 	DefaultAnswerTimeout           = 10 * time.Second
+	DefaultConsentTimeout          = 30 * time.Second
 	DefaultEventQueueSize          = 256
 	DefaultVideoCodec              = "VP9"
 	DefaultMaxConnectionsPerChan   = 1000
@@ -75,6 +76,11 @@ type Options struct {
 	SetupTimeout time.Duration
 	// AnswerTimeout bounds re-offer → re-answer (default 10 s).
 	AnswerTimeout time.Duration
+	// ConsentTimeout is how long a connected client's media path may
+	// stay silent (no ICE check, no packet) before its connection is
+	// closed (default 30 s, as consent expires in RFC 7675). ICE reports
+	// it disconnected after a sixth of it, at most 5 s.
+	ConsentTimeout time.Duration
 
 	// VideoCodecs lists the video codecs clients may choose, in order of
 	// preference (default VP9, VP8, AV1, H264).
@@ -153,6 +159,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AnswerTimeout <= 0 {
 		o.AnswerTimeout = DefaultAnswerTimeout
+	}
+	if o.ConsentTimeout <= 0 {
+		o.ConsentTimeout = DefaultConsentTimeout
 	}
 	if len(o.VideoCodecs) == 0 {
 		o.VideoCodecs = codec.VideoNames()

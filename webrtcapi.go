@@ -99,13 +99,14 @@ func newPionSetup(o Options) (*pionSetup, error) {
 	// the client's checks, which every full agent sends (browsers and pion
 	// every 2 to 2.5 s) and pion answers, as on an ICE-lite server
 	// (mediasoup): they and the client's RTCP keep the pair alive, and a
-	// client silent for the disconnected and failed timeouts (pion's
-	// defaults, 5 s + 25 s) fails its PeerConnection, which closes the
-	// connection, as consent expires after 30 s (RFC 7675). Our checks and
+	// client silent for the disconnected and failed timeouts (5 s + 25 s
+	// by default: Options.ConsentTimeout) fails its PeerConnection, which
+	// closes the connection, as consent expires after 30 s (RFC 7675). Our checks and
 	// their answers were half the STUN traffic, each handed through
 	// several of pion's goroutines: a sixth of the server's context
 	// switches under load (TestConsentFromClientChecks).
-	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, 0)
+	disconnected := min(iceDisconnectedTimeout, o.ConsentTimeout/6)
+	se.SetICETimeouts(disconnected, o.ConsentTimeout-disconnected, 0)
 	if o.InterfaceFilter != nil {
 		se.SetInterfaceFilter(o.InterfaceFilter)
 	}
@@ -121,11 +122,9 @@ func newPionSetup(o Options) (*pionSetup, error) {
 	return p, nil
 }
 
-// pion's defaults, given because SetICETimeouts sets all three.
-const (
-	iceDisconnectedTimeout = 5 * time.Second
-	iceFailedTimeout       = 25 * time.Second
-)
+// iceDisconnectedTimeout is pion's default, the most ConsentTimeout
+// leaves before ICE reports a silent client disconnected.
+const iceDisconnectedTimeout = 5 * time.Second
 
 // api returns the pion API for one PeerConnection. With keys, its DTLS
 // handshake reports the SRTP keys there, for the connection's egress:
