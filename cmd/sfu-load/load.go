@@ -54,6 +54,8 @@ type Config struct {
 	// so that a GSO message from the server is queued whole on loopback
 	// instead of being segmented inside the server's send call.
 	GRO bool
+	// Churn, with Churn.Clients > 0, runs a churn soak in the window.
+	Churn ChurnConfig
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -67,6 +69,7 @@ func DefaultConfig() Config {
 		Warmup: 10 * time.Second, Duration: 30 * time.Second, Progress: 5 * time.Second,
 		SetupTimeout: 2 * time.Minute, TeardownTimeout: 30 * time.Second,
 		Seed: 1, ChannelPrefix: "sfu-load", DialConcurrency: 8, SRTPProfile: "gcm128",
+		Churn: ChurnConfig{Channels: 10, Hold: 2 * time.Second, Settle: time.Minute},
 	}
 }
 
@@ -95,6 +98,10 @@ func (c *Config) validate() error {
 		return errors.New("duration must be positive, warmup and progress not negative")
 	case c.SRTPProfile != "gcm128" && c.SRTPProfile != "default":
 		return fmt.Errorf("srtp profile %q: want gcm128 or default", c.SRTPProfile)
+	case c.Churn.Clients < 0 || c.Churn.Clients > 1000 || c.Churn.Channels < 0 || c.Churn.Hold < 0:
+		return errors.New("churn: 0 to 1000 clients, channels and hold not negative")
+	case c.Churn.Clients > 0 && c.Churn.Settle <= 0:
+		return errors.New("churn: settle must be positive")
 	}
 	c.KeyFrameInterval = max(c.KeyFrameInterval, time.Second/time.Duration(max(c.FPS, 1)))
 	c.DialConcurrency = max(c.DialConcurrency, 1)
@@ -163,6 +170,17 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		sum.DisconnectErrors = derrs
 	}
 	return sum, err
+}
+
+// connected returns the number of steady clients that connected.
+func (g *generator) connected() int {
+	n := 0
+	for _, c := range g.clients {
+		if c != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (g *generator) channel(ch int) string { return fmt.Sprintf("%s-%d", g.cfg.ChannelPrefix, ch) }

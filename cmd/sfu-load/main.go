@@ -55,6 +55,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, modes, bool, error) {
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", c.DialConcurrency, "connections set up at a time")
 	fs.StringVar(&c.SRTPProfile, "srtp", c.SRTPProfile, "SRTP profile: gcm128 (forced AEAD_AES_128_GCM) or default")
 	fs.BoolVar(&c.GRO, "gro", c.GRO, "subscribers read with UDP GRO: a GSO message the server sends arrives whole instead of being segmented on loopback's receive path (inside the server's send call)")
+	fs.IntVar(&c.Churn.Clients, "churn", 0, "media: churn soak: this many clients at a time join and leave at random during the window (0: none)")
+	fs.IntVar(&c.Churn.Channels, "churn-channels", c.Churn.Channels, "churn: channels of their own the churn clients also join")
+	fs.DurationVar(&c.Churn.Hold, "churn-hold", c.Churn.Hold, "churn: longest stay of a churn client")
+	fs.StringVar(&c.Churn.APIURL, "api-url", "", "churn: the server's management API, for GetStatsReport (e.g. http://127.0.0.1:3000/)")
+	fs.StringVar(&c.Churn.DebugURL, "debug-url", "", "churn: the server's -debug-listen, for its goroutines and heap after GC (/debug/memstats; e.g. http://127.0.0.1:6060)")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	fs.StringVar(&mode, "mode", "media", "media (publishers and subscribers), messaging (DataChannel messages on #load) or idle (-channels x -subscribers connections that send nothing; needs -server-pid)")
 	fs.IntVar(&m.Senders, "senders", m.Senders, "messaging: sending clients")
@@ -118,8 +123,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		sum.WriteText(stdout)
 	}
-	sum.WriteText(stdout)
+	if s, ok := sum.(*Summary); ok && s.Churn != nil && len(s.Churn.Problems) > 0 {
+		return fmt.Errorf("churn soak failed: %q", s.Churn.Problems)
+	}
 	return nil
 }

@@ -14,7 +14,12 @@ import (
 	"github.com/gosfu/sfu/internal/sfutest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childServerEnv) != "" {
+		os.Exit(runChildServer())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // testLog sends progress lines to t.Log.
 type testLog struct{ t *testing.T }

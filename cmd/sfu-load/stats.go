@@ -113,6 +113,8 @@ type stream struct {
 	lat      histogram
 	frameLat histogram              // packets that end a frame (marker): frame completion
 	seen     [dupWindowWords]uint64 // ring bitmap of counters
+	lastAt   int64                  // arrival of the previous packet
+	gapMax   int64                  // longest time between two arrivals (a freeze)
 }
 
 // record accounts one packet with probe counter c received at now; last
@@ -120,6 +122,10 @@ type stream struct {
 func (s *stream) record(c uint64, sent, now int64, key, last bool) {
 	s.mu.Lock()
 	s.received++
+	if s.lastAt != 0 {
+		s.gapMax = max(s.gapMax, now-s.lastAt)
+	}
+	s.lastAt = now
 	if key {
 		s.keys++
 	}
@@ -162,10 +168,11 @@ func (s *stream) isMarked(c uint64) bool { return s.seen[(c/64)%dupWindowWords]&
 type streamSnap struct {
 	expected, received, unique, dups, reorder, late, keys uint64
 	lat, frameLat                                         histogram
+	gapMax                                                int64
 }
 
 // snapshot copies the counters into out; resetMax then restarts the
-// latency maximum, so that the next snapshot's maximum covers only the
+// latency and gap maxima, so that the next snapshot's maximum covers only the
 // time since.
 func (s *stream) snapshot(out *streamSnap, resetMax bool) {
 	s.mu.Lock()
@@ -175,9 +182,9 @@ func (s *stream) snapshot(out *streamSnap, resetMax bool) {
 	}
 	out.received, out.unique, out.dups = s.received, s.unique, s.dups
 	out.reorder, out.late, out.keys = s.reorder, s.late, s.keys
-	out.lat, out.frameLat = s.lat, s.frameLat
+	out.lat, out.frameLat, out.gapMax = s.lat, s.frameLat, s.gapMax
 	if resetMax {
-		s.lat.max, s.frameLat.max = 0, 0
+		s.lat.max, s.frameLat.max, s.gapMax = 0, 0, 0
 	}
 }
 
@@ -215,4 +222,5 @@ func (x *streamSnap) add(o *streamSnap) {
 	x.keys += o.keys
 	x.lat.merge(&o.lat)
 	x.frameLat.merge(&o.frameLat)
+	x.gapMax = max(x.gapMax, o.gapMax)
 }

@@ -54,6 +54,9 @@ type Summary struct {
 	LatencyP99Micros  float64 `json:"latency_p99_us"`
 	LatencyMaxMicros  float64 `json:"latency_max_us"`
 	LatencyMeanMicros float64 `json:"latency_mean_us"`
+	// MaxGapMillis is the longest a stream went without a packet (a
+	// freeze shows here).
+	MaxGapMillis float64 `json:"max_gap_ms"`
 
 	VideoStats *KindSummary `json:"video_stats,omitempty"`
 	AudioStats *KindSummary `json:"audio_stats,omitempty"`
@@ -66,8 +69,9 @@ type Summary struct {
 	WriteErrors      uint64 `json:"write_errors"`
 	DisconnectErrors int    `json:"disconnect_errors"`
 
-	Server  *ProcSummary `json:"server,omitempty"`
-	LoadGen *ProcSummary `json:"loadgen,omitempty"`
+	Churn   *ChurnSummary `json:"churn,omitempty"`
+	Server  *ProcSummary  `json:"server,omitempty"`
+	LoadGen *ProcSummary  `json:"loadgen,omitempty"`
 
 	GoVersion  string `json:"go_version"`
 	NumCPU     int    `json:"num_cpu"`
@@ -169,20 +173,34 @@ func (g *generator) measure(ctx context.Context) (*Summary, error) {
 		tickC = t.C
 	}
 	var start *snapshot
+	var churn *churner
 	lastAt := begin
 	lastRecv, _, _ := g.progress()
 	for {
 		select {
 		case <-ctx.Done():
+			if churn != nil {
+				churn.halt()
+			}
 			return nil, ctx.Err()
 		case <-warm.C:
+			if g.cfg.Churn.Clients > 0 {
+				var err error
+				if churn, err = g.startChurn(ctx); err != nil {
+					return nil, err
+				}
+			}
 			start = g.snapshot(true)
 			end := time.NewTimer(g.cfg.Duration)
 			defer end.Stop()
 			endC = end.C
 			fmt.Fprintf(g.cfg.Log, "%6.1fs warm-up done, measuring for %s\n", time.Since(begin).Seconds(), g.cfg.Duration)
 		case <-endC:
-			return g.summarize(start, g.snapshot(false)), nil
+			sum := g.summarize(start, g.snapshot(false))
+			if churn != nil {
+				sum.Churn = churn.finish(ctx, g.connected())
+			}
+			return sum, nil
 		case now := <-tickC:
 			recv, lost, exp := g.progress()
 			phase := "warm-up"
@@ -239,6 +257,7 @@ func (g *generator) summarize(a, b *snapshot) *Summary {
 		lost[k] += d.lost() // clamped per stream
 		kinds[k].add(&d)
 		lat.merge(&d.lat)
+		s.MaxGapMillis = max(s.MaxGapMillis, float64(d.gapMax)/1e6)
 		s.Streams++
 	}
 	for k, x := range kinds {
@@ -323,8 +342,8 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  loss            %d of %d (%.4f%%), duplicates %d, reordered %d, late %d, malformed %d\n",
 		s.Lost, s.Expected, s.LossPercent, s.Duplicates, s.Reordered, s.Late, s.Malformed)
-	fmt.Fprintf(w, "  latency         p50 %.0f us, p99 %.0f us, max %.0f us, mean %.0f us\n",
-		s.LatencyP50Micros, s.LatencyP99Micros, s.LatencyMaxMicros, s.LatencyMeanMicros)
+	fmt.Fprintf(w, "  latency         p50 %.0f us, p99 %.0f us, max %.0f us, mean %.0f us; longest gap in a stream %.0f ms\n",
+		s.LatencyP50Micros, s.LatencyP99Micros, s.LatencyMaxMicros, s.LatencyMeanMicros, s.MaxGapMillis)
 	for _, k := range []struct {
 		name string
 		ks   *KindSummary
@@ -337,6 +356,9 @@ func (s *Summary) WriteText(w io.Writer) {
 					k.ks.FrameP50Micros, k.ks.FrameP99Micros)
 			}
 		}
+	}
+	if s.Churn != nil {
+		s.Churn.WriteText(w)
 	}
 	fmt.Fprintf(w, "  key frames      %d sent (%d PLI/FIR seen), %d received (sum over subscribers)\n", s.KeyFramesSent, s.KeyFrameRequests, s.KeyFramesSeen)
 	for _, p := range []struct {
