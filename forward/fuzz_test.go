@@ -109,3 +109,54 @@ func FuzzKeyFrame(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRTX unwraps arbitrary RTX packets (RFC 4588) as the ingress does
+// after opening them: no panic, and what comes out is an RTP packet of
+// the media stream whose sequence number is the RTX payload's first two
+// bytes and whose payload is the rest, without the padding.
+func FuzzRTX(f *testing.F) {
+	f.Add(rtxSeed(false))
+	f.Add(rtxSeed(true))
+	f.Add([]byte{0xa0, 0x61, 0, 1, 0, 0, 0, 0, 0, 0, 0x0b, 0xee, 0, 0, 0, 4}) // padding only
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		var h rtp.Header
+		if _, err := h.Unmarshal(pkt); err != nil {
+			return // the ingress only unwraps what SRTP opened and parsed
+		}
+		var in rtp.Packet
+		inErr := in.Unmarshal(bytes.Clone(pkt))
+		out := unwrapRTX(bytes.Clone(pkt), &h, 0xabc, 96)
+		if out == nil {
+			return
+		}
+		var got rtp.Packet
+		if err := got.Unmarshal(out); err != nil {
+			t.Fatalf("unwrapped packet does not parse: %v", err)
+		}
+		if inErr != nil || len(in.Payload) < 2 {
+			t.Fatalf("unwrapped a packet pion rejects (%v) or without an original sequence number", inErr)
+		}
+		if got.SSRC != 0xabc || got.PayloadType != 96 || got.SequenceNumber != uint16(in.Payload[0])<<8|uint16(in.Payload[1]) {
+			t.Fatalf("unwrapped header %+v", got.Header)
+		}
+		if !bytes.Equal(got.Payload, in.Payload[2:]) {
+			t.Fatalf("unwrapped payload %x, want %x", got.Payload, in.Payload[2:])
+		}
+	})
+}
+
+func rtxSeed(padding bool) []byte {
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 97, SequenceNumber: 9, SSRC: 0xbee},
+		Payload: []byte{0, 42, 0x10, 1, 2, 3}}
+	if padding {
+		p.Padding, p.PaddingSize = true, 4
+	}
+	if err := p.SetExtension(3, []byte{7}); err != nil {
+		panic(err)
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

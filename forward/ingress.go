@@ -332,8 +332,15 @@ func unwrapRTX(p []byte, h *rtp.Header, ssrc uint32, pt webrtc.PayloadType) []by
 		return nil
 	}
 	end := len(p)
-	if h.Padding && end > hl {
-		end -= int(p[end-1])
+	if h.Padding {
+		if end == hl {
+			return nil
+		}
+		pad := int(p[end-1])
+		if pad == 0 || end-pad < hl {
+			return nil // as Source drops it
+		}
+		end -= pad
 	}
 	if end-hl < 2 {
 		return nil

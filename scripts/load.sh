@@ -9,7 +9,9 @@
 # generator to CPU 0 (default: both float), SFU_BIN to run that server
 # binary instead of building cmd/sfu (scripts/load-ab.sh does). Further
 # arguments go to sfu-load, e.g. scripts/load.sh -json or
-# scripts/load.sh -audio=false.
+# scripts/load.sh -audio=false. The server's management API listens on
+# 127.0.0.1:3000 and its debug listener on 127.0.0.1:6060 (for -churn's
+# -api-url and -debug-url).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +43,8 @@ unshare -n bash -c '
 		server=(env GOMAXPROCS=1 taskset -c 1 "$bin/sfu")
 		load=(taskset -c 0 "$bin/sfu-load")
 	fi
-	"${server[@]}" --listen 127.0.0.1:5000 --udp-port 5000 --interface lo --log-level warn &
+	"${server[@]}" --listen 127.0.0.1:5000 --udp-port 5000 --interface lo --log-level warn \
+		--api-listen 127.0.0.1:3000 --debug-listen 127.0.0.1:6060 &
 	pid=$!
 	trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null || true" EXIT
 	for _ in $(seq 100); do

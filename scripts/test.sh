@@ -36,7 +36,7 @@ in_netns go test -race -count=1 -p 1 -timeout 15m ./...
 # a target with "context deadline exceeded" and no crasher.
 for target in httpapi:FuzzHandler:40000 signaling:FuzzDataChannelMessage:50000 \
 	signaling:FuzzSignalingMessage:50000 forward:FuzzSourcePacket:40000 \
-	forward:FuzzKeyFrame:200000 metadata:FuzzStore:200000; do
+	forward:FuzzKeyFrame:200000 forward:FuzzRTX:200000 metadata:FuzzStore:200000; do
 	IFS=: read -r pkg name count <<<"$target"
 	in_netns go test -run '^$' -fuzz "^$name\$" -fuzztime "${count}x" "./$pkg/"
 done
