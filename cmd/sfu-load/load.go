@@ -54,6 +54,9 @@ type Config struct {
 	// so that a GSO message from the server is queued whole on loopback
 	// instead of being segmented inside the server's send call.
 	GRO bool
+	// AllToAll makes the publishers sendrecv: each also receives the
+	// other publishers of its channel, as in a meeting.
+	AllToAll bool
 	// Churn, with Churn.Clients > 0, runs a churn soak in the window.
 	Churn ChurnConfig
 	// Log receives progress lines; nil discards them.
@@ -98,6 +101,8 @@ func (c *Config) validate() error {
 		return errors.New("duration must be positive, warmup and progress not negative")
 	case c.SRTPProfile != "gcm128" && c.SRTPProfile != "default":
 		return fmt.Errorf("srtp profile %q: want gcm128 or default", c.SRTPProfile)
+	case c.AllToAll && c.Publishers < 2:
+		return errors.New("all-to-all needs at least 2 publishers per channel")
 	case c.Churn.Clients < 0 || c.Churn.Clients > 1000 || c.Churn.Channels < 0 || c.Churn.Hold < 0:
 		return errors.New("churn: 0 to 1000 clients, channels and hold not negative")
 	case c.Churn.Clients > 0 && c.Churn.Settle <= 0:
@@ -119,13 +124,14 @@ func (c *Config) validate() error {
 
 // generator is one run: its clients, publishers and subscribers.
 type generator struct {
-	cfg     Config
-	pubs    publishers
-	subs    []*subscriber
-	clients []*client.Client // publishers first; nil where a dial failed
-	readers readerSet        // track readers
-	gro     []groSocket      // with -gro, per subscriber; zero where none was opened
-	kinds   int              // tracks per publisher
+	cfg      Config
+	pubs     publishers
+	subs     []*subscriber    // recvonly subscribers, then (all-to-all) the publishers' receiving sides
+	clients  []*client.Client // publishers first; nil where a dial failed
+	readers  readerSet        // track readers
+	gro      []groSocket      // with -gro, per subscriber; zero where none was opened
+	kinds    int              // tracks per publisher
+	recvonly int              // of subs, the recvonly subscribers
 }
 
 // Run connects the publishers and subscribers, measures for cfg.Duration
@@ -155,6 +161,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	for ch := range cfg.Channels {
 		for range cfg.Subscribers {
 			g.subs = append(g.subs, newSubscriber(uint32(ch*cfg.Publishers), uint32(cfg.Publishers), &g.readers))
+		}
+	}
+	g.recvonly = len(g.subs)
+	if cfg.AllToAll {
+		for i := range np {
+			s := newSubscriber(uint32(i/cfg.Publishers*cfg.Publishers), uint32(cfg.Publishers), &g.readers)
+			s.self = int32(i % cfg.Publishers)
+			g.subs = append(g.subs, s)
 		}
 	}
 
@@ -219,6 +233,9 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 		cfg := g.base(i / g.cfg.Publishers)
 		cfg.Role, cfg.API, cfg.Tracks = client.RoleSendonly, api, p.tracks()
 		cfg.OnSenderRTCP = p.onRTCP
+		if g.cfg.AllToAll {
+			cfg.Role, cfg.OnTrack = client.RoleSendrecv, g.subs[g.recvonly+i].onTrack
+		}
 		c, err := client.Dial(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("publisher %d: %w", i, err)
@@ -231,9 +248,9 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 		return err
 	}
 	if g.cfg.GRO {
-		g.gro = make([]groSocket, len(g.subs))
+		g.gro = make([]groSocket, g.recvonly)
 	}
-	err = forEach(ctx, len(g.subs), g.cfg.DialConcurrency, func(ctx context.Context, i int) error {
+	err = forEach(ctx, g.recvonly, g.cfg.DialConcurrency, func(ctx context.Context, i int) error {
 		s := g.subs[i]
 		cfg := g.base(i / g.cfg.Subscribers)
 		cfg.Role, cfg.API, cfg.OnTrack = client.RoleRecvonly, api, s.onTrack
@@ -257,8 +274,15 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if g.cfg.AllToAll {
+		for i, c := range g.clients[:np] {
+			if err := c.WaitRemoteTracks(ctx, (g.cfg.Publishers-1)*g.kinds); err != nil {
+				return fmt.Errorf("publisher %d: waiting for the others' tracks: %w", i, err)
+			}
+		}
+	}
 	fmt.Fprintf(g.cfg.Log, "connected %d publishers and %d subscribers in %.1fs\n",
-		np, len(g.subs), time.Since(start).Seconds())
+		np, g.recvonly, time.Since(start).Seconds())
 	return nil
 }
 

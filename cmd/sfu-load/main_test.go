@@ -346,3 +346,26 @@ func TestRunMessaging(t *testing.T) {
 		t.Fatalf("latency p50 %.0f p99 %.0f max %.0f", s.LatencyP50Micros, s.LatencyP99Micros, s.LatencyMaxMicros)
 	}
 }
+
+// TestRunAllToAll: with -all-to-all every publisher also receives the
+// others of its channel, and the summary counts those streams (never its
+// own).
+func TestRunAllToAll(t *testing.T) {
+	_, url := sfutest.NewSignalingServer(t, sfu.Options{})
+	cfg := DefaultConfig()
+	cfg.URL = url + "/signaling"
+	cfg.Publishers, cfg.Subscribers, cfg.AllToAll = 3, 1, true
+	cfg.VideoKbps = 300
+	cfg.Warmup, cfg.Duration = 500*time.Millisecond, 2*time.Second
+	s, text := runForTest(t, cfg)
+	// 1 subscriber x 3 publishers + 3 publishers x 2 others, 2 kinds each.
+	if s.Streams != 18 || s.SilentStreams != 0 {
+		t.Errorf("streams %d (%d silent), want 18 (0 silent)", s.Streams, s.SilentStreams)
+	}
+	if s.Forwarded == 0 || s.LossPercent >= 1 {
+		t.Errorf("forwarded %d, loss %.3f%%", s.Forwarded, s.LossPercent)
+	}
+	if !strings.Contains(text, "publishers all-to-all") {
+		t.Errorf("summary text:\n%s", text)
+	}
+}

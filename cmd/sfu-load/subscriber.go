@@ -16,6 +16,7 @@ const readBufferSize = 1500
 type subscriber struct {
 	base      uint32 // global index of the channel's first publisher
 	npub      uint32
+	self      int32 // all-to-all: the publisher it is (its own streams never come); -1 otherwise
 	streams   []stream
 	malformed atomic.Uint64 // packets without a valid probe
 	foreign   atomic.Uint64 // probes of a publisher outside the channel
@@ -24,8 +25,11 @@ type subscriber struct {
 }
 
 func newSubscriber(base, npub uint32, rs *readerSet) *subscriber {
-	return &subscriber{base: base, npub: npub, streams: make([]stream, 2*npub), readers: rs}
+	return &subscriber{base: base, npub: npub, self: -1, streams: make([]stream, 2*npub), readers: rs}
 }
+
+// counted reports whether streams[i] is expected to receive anything.
+func (s *subscriber) counted(i int) bool { return int32(i/2) != s.self }
 
 // streamFor returns the stream of publisher pub and kind, or nil.
 func (s *subscriber) streamFor(pub uint32, kind byte) *stream {

@@ -14,6 +14,7 @@ type Summary struct {
 	Channels              int     `json:"channels"`
 	PublishersPerChannel  int     `json:"publishers_per_channel"`
 	SubscribersPerChannel int     `json:"subscribers_per_channel"`
+	AllToAll              bool    `json:"all_to_all"`
 	VideoKbps             int     `json:"video_kbps"`
 	FPS                   int     `json:"fps"`
 	Audio                 bool    `json:"audio"`
@@ -137,6 +138,9 @@ func (g *generator) snapshot(resetMax bool) *snapshot {
 	}
 	for _, sub := range g.subs {
 		for i := range sub.streams {
+			if !sub.counted(i) {
+				continue // keeps kind = index % 2: a publisher's two streams go together
+			}
 			var x streamSnap
 			sub.streams[i].snapshot(&x, resetMax)
 			s.streams = append(s.streams, x)
@@ -230,7 +234,7 @@ func (g *generator) summarize(a, b *snapshot) *Summary {
 	window := b.at.Sub(a.at).Seconds()
 	s := &Summary{
 		URL: cfg.URL, Channels: cfg.Channels, PublishersPerChannel: cfg.Publishers,
-		SubscribersPerChannel: cfg.Subscribers, VideoKbps: cfg.VideoKbps, FPS: cfg.FPS,
+		SubscribersPerChannel: cfg.Subscribers, AllToAll: cfg.AllToAll, VideoKbps: cfg.VideoKbps, FPS: cfg.FPS,
 		Audio: cfg.Audio, SRTPProfile: cfg.SRTPProfile, GRO: cfg.GRO,
 		WarmupSeconds: cfg.Warmup.Seconds(), WindowSeconds: window,
 		SentVideo: b.video - a.video, SentAudio: b.audio - a.audio,
@@ -238,7 +242,11 @@ func (g *generator) summarize(a, b *snapshot) *Summary {
 		GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		CPUModel: cpuModel(),
 	}
-	s.OfferedPerSecond = float64((s.SentVideo+s.SentAudio)*uint64(cfg.Subscribers)) / window
+	receivers := cfg.Subscribers
+	if cfg.AllToAll {
+		receivers += cfg.Publishers - 1
+	}
+	s.OfferedPerSecond = float64((s.SentVideo+s.SentAudio)*uint64(receivers)) / window
 	_, _, _, _, s.WriteErrors = g.pubs.sent()
 	s.KeyFramesSent, s.KeyFrameRequests = b.keys-a.keys, b.plis-a.plis
 	on := [2]bool{cfg.VideoKbps > 0, cfg.Audio} // stream index i has kind i%2
@@ -331,8 +339,12 @@ func firstErr(errs ...error) error {
 
 // WriteText prints the summary for people.
 func (s *Summary) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "sfu-load summary: %d channel(s) x (%d publisher(s) -> %d subscriber(s)), video %d kbps VP8 @%d fps, audio %v, srtp %s, gro=%v\n",
-		s.Channels, s.PublishersPerChannel, s.SubscribersPerChannel, s.VideoKbps, s.FPS, s.Audio, s.SRTPProfile, s.GRO)
+	meet := ""
+	if s.AllToAll {
+		meet = ", publishers all-to-all"
+	}
+	fmt.Fprintf(w, "sfu-load summary: %d channel(s) x (%d publisher(s) -> %d subscriber(s)%s), video %d kbps VP8 @%d fps, audio %v, srtp %s, gro=%v\n",
+		s.Channels, s.PublishersPerChannel, s.SubscribersPerChannel, meet, s.VideoKbps, s.FPS, s.Audio, s.SRTPProfile, s.GRO)
 	fmt.Fprintf(w, "  window          %.1f s after %.1f s warm-up, %d streams (%d silent)\n", s.WindowSeconds, s.WarmupSeconds, s.Streams, s.SilentStreams)
 	fmt.Fprintf(w, "  sent            %d video + %d audio packets; offered %.0f pkt/s to forward\n", s.SentVideo, s.SentAudio, s.OfferedPerSecond)
 	fmt.Fprintf(w, "  forwarded       %d packets, %.0f pkt/s\n", s.Forwarded, s.ForwardedPerSecond)
