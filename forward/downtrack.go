@@ -282,9 +282,11 @@ func (d *DownTrack) writeRTP(src *Source, p *packet) {
 	}
 	if d.resync {
 		d.startSegment(src, p)
-	} else if int16(p.sn-d.firstSrcSN) < 0 {
+	} else if age := int16(p.sn - d.firstSrcSN); age < 0 {
 		d.mu.Unlock() // late packet from before the segment started
 		return
+	} else if age > 2*segmentReach {
+		d.advanceSegment(p.sn)
 	}
 	sn, ts := p.sn+d.snOff, p.ts+d.tsOff
 	if d.packets == 0 || int16(sn-d.lastSN) > 0 {
@@ -340,6 +342,28 @@ func (d *DownTrack) startSegment(src *Source, p *packet) {
 		d.segHead = (d.segHead + 1) % maxSegments
 	}
 	d.segs[d.segHead] = segment{downStart: p.sn + d.snOff, snOff: d.snOff, tsOff: d.tsOff, src: src}
+}
+
+// segmentReach is how far behind the newest packet a segment's start is
+// kept, at most twice that. Sequence numbers compare in a window of
+// ±32767: a start left further behind would look ahead of new packets,
+// and every packet would be taken for a late one (a stream stopped after
+// 32,768 packets: four minutes of video). Packets and NACKs from further
+// back are of no use anyway.
+const segmentReach = 1 << 13
+
+// advanceSegment moves the current segment's start to segmentReach behind
+// source sequence number sn and forgets the older segments, out of reach
+// now. Called with d.mu held, once every segmentReach packets.
+func (d *DownTrack) advanceSegment(sn uint16) {
+	d.firstSrcSN = sn - segmentReach
+	cur := &d.segs[d.segHead]
+	cur.downStart = d.firstSrcSN + cur.snOff
+	for i := range d.segs {
+		if i != d.segHead {
+			d.segs[i] = segment{}
+		}
+	}
 }
 
 // segmentOf finds the segment down-track sequence number sn was sent in.

@@ -401,3 +401,37 @@ func TestDownTrackSenderReportFollowsPublisherClock(t *testing.T) {
 		t.Errorf("without the publisher's report: RTP time %d, want just after the last packet's 5000", sr.RTPTime)
 	}
 }
+
+// TestDownTrackLongStream: a down-track keeps forwarding a stream far past
+// 32,768 packets and a sequence-number wrap (it once took every packet
+// after that for a late one and went silent), and still answers NACKs.
+func TestDownTrackLongStream(t *testing.T) {
+	f := newFixture(t)
+	const total = 70500
+	for i := range uint32(total) {
+		f.src.WritePacket(vp8Packet(uint16(60000+i), 3000*i, i == 0, i))
+		if i%10000 == 9999 {
+			if got := f.rec.take(); len(got) != 10000 || counter(got[9999]) != i {
+				t.Fatalf("after packet %d: forwarded %d of the last 10000", i, len(got))
+			}
+		}
+	}
+	last := f.rec.take()
+	if len(last) != total%10000 {
+		t.Fatalf("forwarded %d of the last %d", len(last), total%10000)
+	}
+	checkContinuous(t, last)
+	// A late packet from long ago is dropped, not sent as new.
+	f.src.WritePacket(vp8Packet(uint16((60000+total-20000)%65536), 3000, false, 1))
+	if got := f.rec.take(); len(got) != 0 {
+		t.Errorf("a packet 20,000 behind was forwarded")
+	}
+	want := last[len(last)-3]
+	nack := &rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{want.hdr.SequenceNumber})}
+	if n := f.dt.HandleNACK(nack); n != 1 {
+		t.Fatalf("resent %d, want 1", n)
+	}
+	if rtx := f.rec.take(); len(rtx) != 1 || counter(rtx[0]) != counter(want) {
+		t.Errorf("retransmission %v, want counter %d", rtx, counter(want))
+	}
+}

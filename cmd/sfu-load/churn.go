@@ -22,7 +22,8 @@ import (
 // (recvonly) and in Channels channels of their own (any role, sending
 // audio). Before the window and after the churn settles, the server's
 // goroutines, heap after GC and open files are sampled, and its
-// GetStatsReport counters are checked to add up.
+// GetStatsReport counters are checked to add up; the steady streams must
+// lose nothing and never go a second without a packet.
 type ChurnConfig struct {
 	Clients  int           // concurrent churn clients; 0: no churn
 	Channels int           // churn channels besides the steady ones
@@ -267,6 +268,23 @@ func (s *ChurnSummary) judge(steady int64) {
 	}
 	if s.Cycles == 0 {
 		s.Problems = append(s.Problems, "no churn cycle completed")
+	}
+}
+
+// freezeMillis is the longest a steady stream may go without a packet
+// during the churn.
+const freezeMillis = 1000
+
+// judgeSteady adds what the steady streams suffered during the churn.
+func (s *ChurnSummary) judgeSteady(sum *Summary) {
+	if sum.Lost > 0 {
+		s.Problems = append(s.Problems, fmt.Sprintf("the steady streams lost %d packets", sum.Lost))
+	}
+	if sum.SilentStreams > 0 {
+		s.Problems = append(s.Problems, fmt.Sprintf("%d steady streams received nothing", sum.SilentStreams))
+	}
+	if sum.MaxGapMillis > freezeMillis {
+		s.Problems = append(s.Problems, fmt.Sprintf("a steady stream froze for %.0f ms", sum.MaxGapMillis))
 	}
 }
 

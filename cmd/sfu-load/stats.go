@@ -183,6 +183,9 @@ func (s *stream) snapshot(out *streamSnap, resetMax bool) {
 	out.received, out.unique, out.dups = s.received, s.unique, s.dups
 	out.reorder, out.late, out.keys = s.reorder, s.late, s.keys
 	out.lat, out.frameLat, out.gapMax = s.lat, s.frameLat, s.gapMax
+	if s.lastAt != 0 {
+		out.gapMax = max(out.gapMax, monoNow()-s.lastAt) // a stream that went silent
+	}
 	if resetMax {
 		s.lat.max, s.frameLat.max, s.gapMax = 0, 0, 0
 	}

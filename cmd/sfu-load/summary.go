@@ -203,6 +203,7 @@ func (g *generator) measure(ctx context.Context) (*Summary, error) {
 			sum := g.summarize(start, g.snapshot(false))
 			if churn != nil {
 				sum.Churn = churn.finish(ctx, g.connected())
+				sum.Churn.judgeSteady(sum)
 			}
 			return sum, nil
 		case now := <-tickC:
