@@ -34,7 +34,7 @@ in_netns go test -race -count=1 -p 1 -timeout 15m ./...
 # docs/reliability.md gives the long runs. The budgets are execution
 # counts: a -fuzztime duration trips a Go 1.26 coordinator race that fails
 # a target with "context deadline exceeded" and no crasher.
-for target in httpapi:FuzzHandler:40000 signaling:FuzzDataChannelMessage:50000 \
+for target in .:FuzzAnswer:3000 httpapi:FuzzHandler:40000 signaling:FuzzDataChannelMessage:50000 \
 	signaling:FuzzSignalingMessage:50000 forward:FuzzSourcePacket:40000 \
 	forward:FuzzKeyFrame:200000 forward:FuzzRTX:200000 metadata:FuzzStore:200000; do
 	IFS=: read -r pkg name count <<<"$target"
