@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -209,13 +210,24 @@ func (c *Connection) applyAnswer(sdp string) error {
 	return nil
 }
 
+// negotiationFailed ends the connection after a failed re-negotiation
+// step; if the PeerConnection was closed under it (the client left
+// meanwhile), that is no failure to report.
+func (c *Connection) negotiationFailed(step string, err error) {
+	if errors.Is(err, webrtc.ErrConnectionClosed) || c.ctx.Err() != nil {
+		c.log.Debug(step+": connection closing", "err", err)
+		return
+	}
+	c.log.Error(step, "err", err)
+	c.Close(ReasonNegotiationFailed)
+}
+
 // reoffer brings the subscriptions up to date and, if anything changed,
 // sends a re-offer. It reports whether an offer is now outstanding.
 func (c *Connection) reoffer() bool {
 	changed, err := c.syncSubscriptions()
 	if err != nil {
-		c.log.Error("update subscriptions", "err", err)
-		c.Close(ReasonNegotiationFailed)
+		c.negotiationFailed("update subscriptions", err)
 		return false
 	}
 	if !changed {
@@ -225,8 +237,7 @@ func (c *Connection) reoffer() bool {
 	defer cancel()
 	sdp, err := c.createOffer(ctx)
 	if err != nil {
-		c.log.Error("create re-offer", "err", err)
-		c.Close(ReasonNegotiationFailed)
+		c.negotiationFailed("create re-offer", err)
 		return false
 	}
 	c.emit(Event{Kind: EventReOffer, SDP: sdp})
