@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -100,10 +101,20 @@ func (c *Client) handleReOffer(typ, offer string) error {
 		return nil
 	}
 	remote := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: inactiveAsRecvonly(offer)}
-	if err := pc.SetRemoteDescription(remote); err != nil {
-		return fmt.Errorf("client: SetRemoteDescription(%s): %w", typ, err)
+	err := pc.SetRemoteDescription(remote)
+	if err != nil {
+		err = fmt.Errorf("client: SetRemoteDescription(%s): %w", typ, err)
 	}
-	answer, err := c.answer(pc)
+	var answer string
+	if err == nil {
+		answer, err = c.answer(pc)
+	}
+	if errors.Is(err, webrtc.ErrConnectionClosed) {
+		// The PeerConnection closed under the re-offer: the connection is
+		// ending, and the server's close frame, read next, says why.
+		c.log.Debug("re-offer after the PeerConnection closed", "err", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

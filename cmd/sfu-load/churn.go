@@ -44,9 +44,12 @@ type ChurnSummary struct {
 	Abrupt     uint64 `json:"abrupt_leaves"`
 	// The server before the churn and after it settled.
 	Before, After ServerState
-	// Growth in percent of Before; the soak passes at 5 % or less (the
-	// heap also at maxHeapPerCycle bytes per cycle or less: see judge).
+	// Growth in percent of Before; the soak passes at 5 % or less. The
+	// heap may also have grown once, before the checkpoint halfway: it
+	// passes if it grew 5 % or less from there to the end (LateHeapGrowth).
 	GoroutineGrowth, HeapGrowth, FDGrowth float64
+	Mid                                   *ServerState `json:"mid,omitempty"`
+	LateHeapGrowth                        float64      `json:"late_heap_growth"`
 	// Errors are the first few failed cycles' errors.
 	Errors []string `json:"errors,omitempty"`
 	// Counters are GetStatsReport's created = destroyed + ongoing after
@@ -67,11 +70,16 @@ type churner struct {
 	srv    server
 	before ServerState
 
+	prefix string
+	mid    *ServerState // at the checkpoint, if it was taken
+
+	// stop ends the running round of churn; only the run's measuring
+	// goroutine starts and halts rounds.
+	stop                   chan struct{}
+	rounds                 int
+	wg                     sync.WaitGroup
 	errMu                  sync.Mutex
 	errs                   []string
-	stop                   chan struct{}
-	stopOnce               sync.Once
-	wg                     sync.WaitGroup
 	cycles, fails, abrupts atomic.Uint64
 }
 
@@ -81,35 +89,78 @@ func (g *generator) startChurn(ctx context.Context) (*churner, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &churner{cfg: g.cfg.Churn, url: g.cfg.URL, api: api, stop: make(chan struct{}),
+	c := &churner{cfg: g.cfg.Churn, url: g.cfg.URL, api: api, prefix: g.cfg.ChannelPrefix + "-churn",
 		srv: server{pid: g.cfg.ServerPID, apiURL: g.cfg.Churn.APIURL, debugURL: g.cfg.Churn.DebugURL}}
 	for ch := range g.cfg.Channels {
 		c.steady = append(c.steady, g.channel(ch))
 	}
-	if c.before, err = c.srv.sample(ctx); err != nil {
+	// A first round of churn before the baseline, so that what the
+	// server sets up at its first connections (caches, pools, tables
+	// grown to size) is not taken for churn's.
+	var warm sync.WaitGroup
+	for i := range c.cfg.Clients {
+		warm.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(i), 0x3a))
+			for range warmCycles {
+				_ = c.cycle(ctx, rng, nil)
+			}
+		})
+	}
+	warm.Wait()
+	if c.before, err = c.settle(ctx, ServerState{}, g.connected()); err != nil {
 		return nil, fmt.Errorf("churn: sampling the server: %w", err)
 	}
-
-	for i := range c.cfg.Clients {
-		c.wg.Add(1)
-		go c.loop(ctx, uint64(i), fmt.Sprintf("%s-churn", g.cfg.ChannelPrefix))
-	}
+	c.start(ctx)
 	return c, nil
 }
 
+// warmCycles is the churn each client does before the baseline.
+const warmCycles = 3
+
+// start runs a round of churn clients until halt.
+func (c *churner) start(ctx context.Context) {
+	c.stop = make(chan struct{})
+	for i := range c.cfg.Clients {
+		c.wg.Add(1)
+		go c.loop(ctx, c.stop, uint64(c.rounds*c.cfg.Clients+i))
+	}
+	c.rounds++
+}
+
+// halt stops the churn clients and waits for them to leave.
+func (c *churner) halt() {
+	if c.stop != nil {
+		close(c.stop)
+		c.stop = nil
+	}
+	c.wg.Wait()
+}
+
+// checkpoint pauses the churn, lets the server settle, samples it and
+// resumes: growth from here to the end tells a leak, which grows with the
+// churn, from what the server sets up once and keeps (buffers grown to
+// the peak, caches).
+func (c *churner) checkpoint(ctx context.Context, steady int) {
+	c.halt()
+	if st, err := c.settle(ctx, c.before, steady); err == nil {
+		c.mid = &st
+	}
+	c.start(ctx)
+}
+
 // loop is one churn client's life, over and over, until stop.
-func (c *churner) loop(ctx context.Context, seed uint64, prefix string) {
+func (c *churner) loop(ctx context.Context, stop <-chan struct{}, seed uint64) {
 	defer c.wg.Done()
 	rng := rand.New(rand.NewPCG(seed, 0xc4))
 	for {
 		select {
-		case <-c.stop:
+		case <-stop:
 			return
 		case <-ctx.Done():
 			return
 		default:
 		}
-		if err := c.cycle(ctx, rng, prefix); err != nil {
+		if err := c.cycle(ctx, rng, stop); err != nil {
 			c.fails.Add(1)
 			c.errMu.Lock()
 			if len(c.errs) < 5 {
@@ -122,14 +173,14 @@ func (c *churner) loop(ctx context.Context, seed uint64, prefix string) {
 }
 
 // cycle connects one client, keeps it up to Hold and lets it go.
-func (c *churner) cycle(ctx context.Context, rng *rand.Rand, prefix string) error {
+func (c *churner) cycle(ctx context.Context, rng *rand.Rand, stop <-chan struct{}) error {
 	cfg := client.Config{URL: c.url, API: c.api, Video: client.Bool(false)}
 	n := rng.IntN(len(c.steady) + c.cfg.Channels)
 	var audio *webrtc.TrackLocalStaticRTP
 	if n < len(c.steady) {
 		cfg.ChannelID, cfg.Role = c.steady[n], client.RoleRecvonly
 	} else {
-		cfg.ChannelID = fmt.Sprintf("%s-%d", prefix, n-len(c.steady))
+		cfg.ChannelID = fmt.Sprintf("%s-%d", c.prefix, n-len(c.steady))
 		cfg.Role = []string{client.RoleSendrecv, client.RoleSendonly, client.RoleRecvonly}[rng.IntN(3)]
 		if cfg.Role != client.RoleRecvonly {
 			var err error
@@ -147,7 +198,7 @@ func (c *churner) cycle(ctx context.Context, rng *rand.Rand, prefix string) erro
 		return err
 	}
 	hold := time.Duration(rng.Int64N(int64(c.cfg.Hold) + 1))
-	sendAudio(dctx, audio, hold, c.stop)
+	sendAudio(dctx, audio, hold, stop)
 	if rng.IntN(10) < 3 { // leave without a word: the server notices the closed socket
 		c.abrupts.Add(1)
 		return cl.Close()
@@ -183,17 +234,11 @@ func sendAudio(ctx context.Context, t *webrtc.TrackLocalStaticRTP, d time.Durati
 	}
 }
 
-// halt stops the churn clients and waits for them to leave.
-func (c *churner) halt() {
-	c.stopOnce.Do(func() { close(c.stop) })
-	c.wg.Wait()
-}
-
 // finish stops the churn, waits for the server to settle back to the
 // steady connections, samples it again and judges the soak.
 func (c *churner) finish(ctx context.Context, steady int) *ChurnSummary {
 	c.halt()
-	s := &ChurnSummary{Cycles: c.cycles.Load(), DialErrors: c.fails.Load(), Abrupt: c.abrupts.Load(), Before: c.before}
+	s := &ChurnSummary{Cycles: c.cycles.Load(), DialErrors: c.fails.Load(), Abrupt: c.abrupts.Load(), Before: c.before, Mid: c.mid}
 	c.errMu.Lock()
 	s.Errors = c.errs
 	c.errMu.Unlock()
@@ -227,21 +272,19 @@ func (c *churner) settle(ctx context.Context, before ServerState, steady int) (S
 	}
 }
 
-// maxHeapPerCycle is the heap growth per churn cycle above which a heap
-// that grew more than 5 % is taken for a leak: a connection the server
-// forgot costs far more (its PeerConnection alone is tens of KiB).
-const maxHeapPerCycle = 2 << 10
-
 // judge fills the growth figures and the problems.
 func (s *ChurnSummary) judge(steady int64) {
 	growth := func(a, b int64) float64 { return 100 * float64(b-a) / float64(max(a, 1)) }
 	s.GoroutineGrowth = growth(s.Before.Goroutines, s.After.Goroutines)
 	s.HeapGrowth = growth(s.Before.HeapBytes, s.After.HeapBytes)
 	s.FDGrowth = growth(s.Before.OpenFiles, s.After.OpenFiles)
-	// A heap of a few MiB moves by more than 5 % between two collections
-	// for reasons of its own (buffers grown to a burst, the collector's
-	// pacing); a leak grows with the cycles.
-	heapLeak := s.HeapGrowth > 5 && s.After.HeapBytes-s.Before.HeapBytes > maxHeapPerCycle*int64(max(s.Cycles, 1))
+	// What the server sets up once and keeps shows before the checkpoint;
+	// a leak goes on growing after it.
+	heapLeak := s.HeapGrowth > 5
+	if s.Mid != nil {
+		s.LateHeapGrowth = growth(s.Mid.HeapBytes, s.After.HeapBytes)
+		heapLeak = heapLeak && s.LateHeapGrowth > 5
+	}
 	for _, g := range []struct {
 		what    string
 		sampled bool
@@ -295,9 +338,12 @@ func (s *ChurnSummary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "    failed cycle  %s\n", e)
 	}
 	fmt.Fprintf(w, "    server        before: %s\n", s.Before)
+	if s.Mid != nil {
+		fmt.Fprintf(w, "                  halfway: %s\n", *s.Mid)
+	}
 	fmt.Fprintf(w, "                  after:  %s (settled in %.1f s)\n", s.After, s.SettleSeconds)
-	fmt.Fprintf(w, "    growth        goroutines %+.1f %%, heap %+.1f %% (%+.0f bytes per cycle), open files %+.1f %%\n",
-		s.GoroutineGrowth, s.HeapGrowth, float64(s.After.HeapBytes-s.Before.HeapBytes)/float64(max(s.Cycles, 1)), s.FDGrowth)
+	fmt.Fprintf(w, "    growth        goroutines %+.1f %%, heap %+.1f %% (%+.1f %% since halfway), open files %+.1f %%\n",
+		s.GoroutineGrowth, s.HeapGrowth, s.LateHeapGrowth, s.FDGrowth)
 	if s.After.Stats != nil {
 		fmt.Fprintf(w, "    counters      created %d = destroyed %d + ongoing %d: %v\n",
 			s.After.Stats.Created, s.After.Stats.Destroyed, s.After.Stats.Ongoing, s.CountersAddUp)

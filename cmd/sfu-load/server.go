@@ -41,10 +41,11 @@ func (s ServerState) String() string {
 }
 
 // settled reports whether the server is back where it was before the
-// churn: the steady connections only, goroutines and open files within
-// 5 % (the heap is judged, not waited for).
+// churn: the steady connections only, no more goroutines and open files
+// (the heap is judged, not waited for). Connections still closing hold
+// goroutines, and their memory.
 func (s ServerState) settled(before ServerState, steady int64) bool {
-	within := func(a, b int64) bool { return a == 0 || float64(b) <= 1.05*float64(a) }
+	within := func(a, b int64) bool { return a == 0 || b <= a }
 	return (s.Stats == nil || s.Stats.Ongoing == steady) &&
 		within(before.Goroutines, s.Goroutines) && within(before.OpenFiles, s.OpenFiles)
 }

@@ -178,6 +178,7 @@ func (g *generator) measure(ctx context.Context) (*Summary, error) {
 	}
 	var start *snapshot
 	var churn *churner
+	var halfC <-chan time.Time
 	lastAt := begin
 	lastRecv, _, _ := g.progress()
 	for {
@@ -198,7 +199,14 @@ func (g *generator) measure(ctx context.Context) (*Summary, error) {
 			end := time.NewTimer(g.cfg.Duration)
 			defer end.Stop()
 			endC = end.C
+			if churn != nil {
+				half := time.NewTimer(g.cfg.Duration / 2)
+				defer half.Stop()
+				halfC = half.C
+			}
 			fmt.Fprintf(g.cfg.Log, "%6.1fs warm-up done, measuring for %s\n", time.Since(begin).Seconds(), g.cfg.Duration)
+		case <-halfC:
+			churn.checkpoint(ctx, g.connected())
 		case <-endC:
 			sum := g.summarize(start, g.snapshot(false))
 			if churn != nil {
