@@ -111,13 +111,15 @@ func (n *Node) openBuckets(ctx context.Context) error {
 	}
 	open := func(bucket string) (jetstream.KeyValue, error) {
 		for {
-			kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			kv, err := js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
 				Bucket: bucket, TTL: n.cfg.TTL, Replicas: replicas, History: 1,
 			})
+			cancel()
 			if err == nil {
 				return kv, nil
 			}
-			n.log.Debug("opening bucket", "bucket", bucket, "err", err)
+			n.log.Info("opening bucket", "bucket", bucket, "err", err)
 			select {
 			case <-ctx.Done():
 				return nil, fmt.Errorf("cluster: bucket %s: %w (last error: %w)", bucket, ctx.Err(), err)
