@@ -280,4 +280,3 @@ func TestDrainingNodeSendsNewChannelsElsewhere(t *testing.T) {
 		t.Fatalf("new channel served by %s, want B (A drains)", url)
 	}
 }
-
