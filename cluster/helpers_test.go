@@ -43,7 +43,7 @@ type testNode struct {
 // all (a server ignores the route to itself), and waits until each sees
 // all the others. JetStream's cluster needs its routes configured at
 // start, so the route ports are picked before.
-func startNATS(t *testing.T, n int) []*EmbeddedServer {
+func startNATS(t testing.TB, n int) []*EmbeddedServer {
 	t.Helper()
 	var listens, routes []string
 	for range n {
@@ -78,7 +78,7 @@ func startNATS(t *testing.T, n int) []*EmbeddedServer {
 }
 
 // newCluster starts n nodes, each on its own embedded NATS server.
-func newCluster(t *testing.T, n int, edit func(*Config)) []*testNode {
+func newCluster(t testing.TB, n int, edit func(*Config)) []*testNode {
 	t.Helper()
 	servers := startNATS(t, n)
 	var nodes []*testNode
@@ -89,7 +89,7 @@ func newCluster(t *testing.T, n int, edit func(*Config)) []*testNode {
 	return nodes
 }
 
-func newTestNode(t *testing.T, name, natsURL string, replicas int, edit func(*Config)) *testNode {
+func newTestNode(t testing.TB, name, natsURL string, replicas int, edit func(*Config)) *testNode {
 	t.Helper()
 	engine := sfutest.NewEngine(t, sfu.Options{})
 	mux := http.NewServeMux()
@@ -119,7 +119,7 @@ func newTestNode(t *testing.T, name, natsURL string, replicas int, edit func(*Co
 	return tn
 }
 
-func testContext(t *testing.T, d time.Duration) context.Context {
+func testContext(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -240,14 +240,14 @@ func contextCancelled() (context.Context, context.CancelFunc) {
 }
 
 // testLogger logs to the test's output with CLUSTER_TEST_LOG set.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("CLUSTER_TEST_LOG") == "" {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
