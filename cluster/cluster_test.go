@@ -16,6 +16,35 @@ import (
 	"github.com/gosfu/sfu/internal/sfutest"
 )
 
+// suite runs against embedded NATS servers (TestEmbeddedNATS) and
+// against nats-server processes (TestExternalNATS).
+var suite = []struct {
+	name string
+	run  func(*testing.T, clusterStarter)
+}{
+	{"RedirectToOwnerCarriesMedia", testRedirectToOwnerCarriesMedia},
+	{"RedirectMessage", testRedirectMessage},
+	{"RoutedDisconnectConnection", testRoutedDisconnectConnection},
+	{"ListsGatherEveryNode", testListsGatherEveryNode},
+	{"ConcurrentConnectsOneOwner", testConcurrentConnectsOneOwner},
+	{"OwnerCrashChannelMovesOn", testOwnerCrashChannelMovesOn},
+	{"ReleasedWhenChannelEmpties", testReleasedWhenChannelEmpties},
+	{"DrainingNodeSendsNewChannelsElsewhere", testDrainingNodeSendsNewChannelsElsewhere},
+}
+
+func TestEmbeddedNATS(t *testing.T) {
+	for _, tc := range suite {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newCluster) })
+	}
+}
+
+func TestExternalNATS(t *testing.T) {
+	bin := natsServerBinary(t)
+	for _, tc := range suite {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, externalCluster(bin)) })
+	}
+}
+
 // publish sends VP8 packets on a track until the test ends.
 func publish(t *testing.T) webrtc.TrackLocal {
 	t.Helper()
@@ -43,7 +72,7 @@ func publish(t *testing.T) webrtc.TrackLocal {
 	return v
 }
 
-func TestRedirectToOwnerCarriesMedia(t *testing.T) {
+func testRedirectToOwnerCarriesMedia(t *testing.T, newCluster clusterStarter) {
 	nodes := newCluster(t, 3, nil)
 	a, b := nodes[0], nodes[1]
 	ctx := testContext(t, 30*time.Second)
@@ -65,7 +94,7 @@ func TestRedirectToOwnerCarriesMedia(t *testing.T) {
 	sfutest.Eventually(t, ctx, "media through the redirect", func() bool { return sub.RemoteTracks()[0].Packets() > 10 })
 }
 
-func TestRedirectMessage(t *testing.T) {
+func testRedirectMessage(t *testing.T, newCluster clusterStarter) {
 	nodes := newCluster(t, 2, nil)
 	a, b := nodes[0], nodes[1]
 	ctx := testContext(t, 20*time.Second)
@@ -97,7 +126,7 @@ func TestRedirectMessage(t *testing.T) {
 	}
 }
 
-func TestRoutedDisconnectConnection(t *testing.T) {
+func testRoutedDisconnectConnection(t *testing.T, newCluster clusterStarter) {
 	nodes := newCluster(t, 3, nil)
 	a, c := nodes[0], nodes[2]
 	ctx := testContext(t, 30*time.Second)
@@ -127,7 +156,7 @@ func TestRoutedDisconnectConnection(t *testing.T) {
 	}
 }
 
-func TestListsGatherEveryNode(t *testing.T) {
+func testListsGatherEveryNode(t *testing.T, newCluster clusterStarter) {
 	nodes := newCluster(t, 3, nil)
 	ctx := testContext(t, 30*time.Second)
 	for i, tn := range nodes {
@@ -164,7 +193,7 @@ func TestListsGatherEveryNode(t *testing.T) {
 	}
 }
 
-func TestConcurrentConnectsOneOwner(t *testing.T) {
+func testConcurrentConnectsOneOwner(t *testing.T, newCluster clusterStarter) {
 	nodes := newCluster(t, 3, nil)
 	ctx := testContext(t, 60*time.Second)
 	const clients = 100
@@ -205,7 +234,7 @@ func TestConcurrentConnectsOneOwner(t *testing.T) {
 	}
 }
 
-func TestOwnerCrashChannelMovesOn(t *testing.T) {
+func testOwnerCrashChannelMovesOn(t *testing.T, newCluster clusterStarter) {
 	nodes := newCluster(t, 3, nil)
 	a, b := nodes[0], nodes[1]
 	ctx := testContext(t, 60*time.Second)
@@ -238,7 +267,7 @@ func TestOwnerCrashChannelMovesOn(t *testing.T) {
 	}
 }
 
-func TestReleasedWhenChannelEmpties(t *testing.T) {
+func testReleasedWhenChannelEmpties(t *testing.T, newCluster clusterStarter) {
 	nodes := newCluster(t, 2, nil)
 	a, b := nodes[0], nodes[1]
 	ctx := testContext(t, 30*time.Second)
@@ -263,7 +292,7 @@ func TestReleasedWhenChannelEmpties(t *testing.T) {
 	}
 }
 
-func TestDrainingNodeSendsNewChannelsElsewhere(t *testing.T) {
+func testDrainingNodeSendsNewChannelsElsewhere(t *testing.T, newCluster clusterStarter) {
 	nodes := newCluster(t, 2, nil)
 	a, b := nodes[0], nodes[1]
 	ctx := testContext(t, 30*time.Second)

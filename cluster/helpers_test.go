@@ -31,12 +31,37 @@ const testTTL = 3 * time.Second
 // engine, the cluster node and an HTTP server with /signaling and /api.
 type testNode struct {
 	name   string
-	nats   *EmbeddedServer
+	nats   natsServer
 	engine *sfu.Engine
 	node   *Node
 	srv    *httptest.Server
 	sigURL string
 	apiURL string
+}
+
+// natsServer is an embedded server or a nats-server process.
+type natsServer interface {
+	ClientURL() string
+	Shutdown()
+}
+
+// clusterStarter starts a cluster of n nodes, each on its own NATS
+// server; edit (if not nil) adjusts each node's Config.
+type clusterStarter func(t testing.TB, n int, edit func(*Config)) []*testNode
+
+// freeAddrs returns n addresses on 127.0.0.1 that were free a moment ago.
+func freeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, l.Addr().String())
+		l.Close()
+	}
+	return out
 }
 
 // startNATS starts n embedded NATS servers on 127.0.0.1, each routed to
@@ -45,15 +70,10 @@ type testNode struct {
 // start, so the route ports are picked before.
 func startNATS(t testing.TB, n int) []*EmbeddedServer {
 	t.Helper()
-	var listens, routes []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		listens = append(listens, l.Addr().String())
-		routes = append(routes, "nats://"+l.Addr().String())
-		l.Close()
+	listens := freeAddrs(t, n)
+	var routes []string
+	for _, a := range listens {
+		routes = append(routes, "nats://"+a)
 	}
 	var servers []*EmbeddedServer
 	for i := range n {
@@ -80,7 +100,13 @@ func startNATS(t testing.TB, n int) []*EmbeddedServer {
 // newCluster starts n nodes, each on its own embedded NATS server.
 func newCluster(t testing.TB, n int, edit func(*Config)) []*testNode {
 	t.Helper()
-	servers := startNATS(t, n)
+	return nodesOn(t, startNATS(t, n), edit)
+}
+
+// nodesOn starts one node on each server.
+func nodesOn[S natsServer](t testing.TB, servers []S, edit func(*Config)) []*testNode {
+	t.Helper()
+	n := len(servers)
 	var nodes []*testNode
 	for i, ns := range servers {
 		nodes = append(nodes, newTestNode(t, fmt.Sprintf("node%c", 'A'+i), ns.ClientURL(), n, edit))
