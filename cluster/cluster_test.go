@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -30,6 +31,7 @@ var suite = []struct {
 	{"OwnerCrashChannelMovesOn", testOwnerCrashChannelMovesOn},
 	{"ReleasedWhenChannelEmpties", testReleasedWhenChannelEmpties},
 	{"DrainingNodeSendsNewChannelsElsewhere", testDrainingNodeSendsNewChannelsElsewhere},
+	{"RefusedConnectLeavesNoClaim", testRefusedConnectLeavesNoClaim},
 }
 
 func TestEmbeddedNATS(t *testing.T) {
@@ -308,4 +310,29 @@ func testDrainingNodeSendsNewChannelsElsewhere(t *testing.T, newCluster clusterS
 	if url != b.sigURL {
 		t.Fatalf("new channel served by %s, want B (A drains)", url)
 	}
+}
+
+func testRefusedConnectLeavesNoClaim(t *testing.T, newCluster clusterStarter) {
+	nodes := newCluster(t, 2, nil)
+	a, b := nodes[0], nodes[1]
+	ctx := testContext(t, 30*time.Second)
+	// The router claims the channel, then the engine refuses the connect
+	// (bad role): the claim must not outlive the refusal.
+	ws, _, err := websocket.Dial(ctx, a.sigURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"connect","role":"bogus","channel_id":"refused"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ws.Read(ctx)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4490 {
+		t.Fatalf("bad role: %v, want a 4490 close", err)
+	}
+	sfutest.Eventually(t, ctx, "claim released after the refusal", func() bool {
+		owner, err := b.node.owner(ctx, "refused")
+		return err == nil && owner == ""
+	})
 }
