@@ -159,11 +159,14 @@ func (n *Node) Close(ctx context.Context) error {
 		close(n.quit)
 		n.wg.Wait()
 		for ch, rev := range n.own.takeAll() {
-			if e := n.channels.Delete(ctx, channelKey(ch), jetstream.LastRevision(rev)); e != nil {
+			e := retryTransient(ctx, func() error {
+				return n.channels.Delete(ctx, channelKey(ch), jetstream.LastRevision(rev))
+			})
+			if e != nil && !isWrongRevision(e) {
 				err = errors.Join(err, fmt.Errorf("cluster: release %q: %w", ch, e))
 			}
 		}
-		if e := n.nodes.Delete(ctx, n.cfg.NodeName); e != nil {
+		if e := retryTransient(ctx, func() error { return n.nodes.Delete(ctx, n.cfg.NodeName) }); e != nil {
 			err = errors.Join(err, fmt.Errorf("cluster: unregister: %w", e))
 		}
 		if e := n.nc.Drain(); e != nil {
@@ -172,6 +175,22 @@ func (n *Node) Close(ctx context.Context) error {
 		n.waitClosed(ctx)
 	})
 	return err
+}
+
+// retryTransient runs f until it does not fail for want of a stream
+// leader (JetStream elects a new one after a server left) or ctx ends.
+func retryTransient(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // abandon stops the node the way a crash does: no release, no
