@@ -38,7 +38,9 @@ func (n *Node) Route(ctx context.Context, req sfu.ConnectRequest) (string, func(
 	if owned {
 		return "", done, nil
 	}
-	location, err := n.place(ctx, ch, req.Redirected)
+	pctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	location, err := n.place(pctx, ch, req.Redirected)
 	if err != nil || location != "" {
 		done()
 		if err != nil {
@@ -58,7 +60,11 @@ func unavailable(err error) error {
 func (n *Node) place(ctx context.Context, ch string, redirected bool) (string, error) {
 	key := channelKey(ch)
 	for range 4 {
-		e, err := n.channels.Get(ctx, key)
+		var e jetstream.KeyValueEntry
+		err := retryTransient(ctx, func() (err error) {
+			e, err = n.channels.Get(ctx, key)
+			return err
+		})
 		switch {
 		case err == nil:
 			owner := string(e.Value())
@@ -86,7 +92,11 @@ func (n *Node) place(ctx context.Context, ch string, redirected bool) (string, e
 					return location, err
 				}
 			}
-			rev, err := n.channels.Create(ctx, key, []byte(n.cfg.NodeName))
+			var rev uint64
+			err := retryTransient(ctx, func() (err error) {
+				rev, err = n.channels.Create(ctx, key, []byte(n.cfg.NodeName))
+				return err
+			})
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				continue // another node claimed it first
 			}
