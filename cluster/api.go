@@ -19,7 +19,17 @@ import (
 const statusHeader = "Status"
 
 // gathered are the node-wide lists every live node contributes to.
-var gathered = map[string]bool{"ListChannels": true, "ListConnections": true, "GetAllRemoteStats": true}
+var gathered = map[string]bool{
+	"ListChannels": true, "ListConnections": true, "GetAllRemoteStats": true, "ListRtcStats": true,
+}
+
+// localOnly reports Sora's {"local": true} (ListRtcStats: this node only).
+func localOnly(body []byte) bool {
+	var b struct {
+		Local bool `json:"local"`
+	}
+	return json.Unmarshal(body, &b) == nil && b.Local
+}
 
 // RouteAPI implements httpapi.Router.
 func (n *Node) RouteAPI(ctx context.Context, req httpapi.RoutedRequest) (httpapi.RoutedAnswer, bool, error) {
@@ -27,7 +37,7 @@ func (n *Node) RouteAPI(ctx context.Context, req httpapi.RoutedRequest) (httpapi
 	case req.Target == "Sora_20211215.ListClusterNodes":
 		ans, err := n.listClusterNodes(ctx)
 		return ans, err == nil, err
-	case gathered[req.Name]:
+	case gathered[req.Name] && !localOnly(req.Body):
 		return n.gather(ctx, req), true, nil
 	case req.ChannelID == "":
 		return httpapi.RoutedAnswer{}, false, nil
