@@ -140,15 +140,22 @@ func (n *Node) gather(ctx context.Context, req httpapi.RoutedRequest) httpapi.Ro
 	if !containsNode(nodes, n.cfg.NodeName) {
 		nodes = append(nodes, nodeRecord{Name: n.cfg.NodeName})
 	}
+	// This node first: an error here (a bad body) is every node's answer.
+	var self httpapi.RoutedAnswer
+	self.Status, self.Body = n.serveLocal(ctx, req.Target, req.Header.Get("Authorization"), req.Body)
+	if self.Status != http.StatusOK {
+		return self
+	}
 	parts := make([][]json.RawMessage, len(nodes))
 	var wg sync.WaitGroup
 	for i, rec := range nodes {
 		wg.Go(func() {
-			var ans httpapi.RoutedAnswer
+			ans := self
 			var err error
-			if rec.Name == n.cfg.NodeName {
-				ans.Status, ans.Body = n.serveLocal(ctx, req.Target, req.Header.Get("Authorization"), req.Body)
-			} else if ans, err = n.request(ctx, rec.Name, req); err != nil {
+			if rec.Name != n.cfg.NodeName {
+				ans, err = n.request(ctx, rec.Name, req)
+			}
+			if err != nil {
 				n.log.Warn("routed API: node did not answer", "target", req.Target, "node", rec.Name, "err", err)
 				return
 			}

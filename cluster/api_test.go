@@ -8,7 +8,7 @@ func TestLocalOnly(t *testing.T) {
 		`{}`:                 false,
 		`{"local": true}`:    true,
 		`{"local": false}`:   false,
-		`{"local": "yes"}`:   false, // not a boolean: gathered, and the owner answers the error
+		`{"local": "yes"}`:   false, // not a boolean: each node refuses it
 		`{"channel_id":"x"}`: false,
 		`not json`:           false,
 	} {

@@ -189,6 +189,11 @@ func testListsGatherEveryNode(t *testing.T, newCluster clusterStarter) {
 			}
 		}
 	}
+	// A gathered call with a bad body gets this node's error, not an
+	// empty list.
+	if status, body := nodes[2].call(t, "Sora_20211215.ListRtcStats", `{"local":"yes"}`); status != http.StatusBadRequest {
+		t.Fatalf("ListRtcStats with a bad body: %d %s", status, body)
+	}
 	// GetStatsReport stays per node: it answers with this node's counters.
 	if status, body := nodes[1].call(t, "Sora_20171010.GetStatsReport", ""); status != http.StatusOK {
 		t.Fatalf("GetStatsReport: %d %s", status, body)
