@@ -69,6 +69,9 @@ type ConnectRequest struct {
 	// connection receives from focused and unfocused senders ("none",
 	// "r0", "r1", "r2"); empty for the engine's defaults.
 	SpotlightFocusRID, SpotlightUnfocusRID string
+	// Redirected is Sora's "redirect": true: another node of a cluster
+	// sent the client here.
+	Redirected bool
 	// RemoteAddr and UserAgent describe the client, for hooks and logs.
 	RemoteAddr string
 	UserAgent  string

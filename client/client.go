@@ -157,6 +157,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	case <-c.done:
 		err = c.Err()
 		_ = c.Close()
+		if re, ok := errors.AsType[*RedirectError](err); ok && cfg.MaxRedirects >= 0 {
+			return redirect(ctx, cfg, re)
+		}
 		return nil, fmt.Errorf("client: signaling ended before the connection was established: %w", err)
 	case <-c.failed:
 		_ = c.Close()
@@ -169,6 +172,20 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		return nil, fmt.Errorf("client: waiting for the connection: %w", ctx.Err())
 	}
+}
+
+// redirect dials the location of a redirect with "redirect": true.
+func redirect(ctx context.Context, cfg Config, re *RedirectError) (*Client, error) {
+	if cfg.MaxRedirects == 0 {
+		cfg.MaxRedirects = 3
+	}
+	if cfg.MaxRedirects == 1 {
+		cfg.MaxRedirects = -1 // the last one allowed: the next is an error
+	} else {
+		cfg.MaxRedirects--
+	}
+	cfg.URL, cfg.Redirect = re.Location, true
+	return Dial(ctx, cfg)
 }
 
 // ConnectionID is the connection id the server assigned in its offer.
@@ -433,6 +450,13 @@ func (c *Client) handleJSON(data []byte, viaWS bool) error {
 		}
 	case "push":
 		c.recordPush(env.Data)
+	case "redirect":
+		c.mu.Lock()
+		before := !c.haveOffer
+		c.mu.Unlock()
+		if before && env.Location != "" {
+			return &RedirectError{Location: env.Location}
+		}
 	default:
 		c.log.Debug("ignoring message", "type", env.Type)
 	}

@@ -32,7 +32,10 @@
 //	...
 //	err = c.Disconnect(ctx)
 //
-// Dial returns once the PeerConnection is connected. Everything the server
+// Dial returns once the PeerConnection is connected. A "redirect" before
+// the offer (a cluster node sending the client to the channel's owner) is
+// followed: Dial connects to its location and sends connect again with
+// "redirect": true, up to Config.MaxRedirects times. Everything the server
 // sent is also kept by the client, so that tests can wait for it without
 // sleeping: [Client.WaitNotify], [Client.WaitPush], [Client.WaitReOffers],
 // [Client.WaitRemoteTracks] and the general [Client.Wait].

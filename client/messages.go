@@ -19,6 +19,15 @@ func (e *CloseError) Error() string {
 	return fmt.Sprintf("client: signaling closed by server: %d %s", e.Code, e.Reason)
 }
 
+// RedirectError is the server's redirect: the channel is served at
+// Location, where the connect is to be sent again.
+type RedirectError struct {
+	Location string
+}
+
+// Error implements error.
+func (e *RedirectError) Error() string { return "client: redirected to " + e.Location }
+
 // OfferMessage is the server's initial "offer".
 type OfferMessage struct {
 	Type         string `json:"type"`
@@ -109,6 +118,7 @@ type envelope struct {
 	Stats     json.RawMessage `json:"stats"`
 	EventType string          `json:"event_type"`
 	Data      json.RawMessage `json:"data"`
+	Location  string          `json:"location"`
 
 	IgnoreDisconnectWebSocket bool `json:"ignore_disconnect_websocket"`
 }

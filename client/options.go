@@ -33,6 +33,12 @@ type Config struct {
 	URL string
 	// ChannelID is sent as "channel_id" (omitted when empty).
 	ChannelID string
+	// Redirect sends "redirect": true, as a client does on the connect it
+	// re-sends after a redirect. Dial sets it itself when it follows one.
+	Redirect bool
+	// MaxRedirects bounds the redirects Dial follows (default 3; -1
+	// follows none and returns the *RedirectError).
+	MaxRedirects int
 	// Role is "sendrecv", "sendonly" or "recvonly" (omitted when empty).
 	Role string
 	// ClientID and BundleID are sent as "client_id" and "bundle_id" when
@@ -130,6 +136,9 @@ func (cfg Config) ConnectMessage() map[string]any {
 	}
 	if cfg.ChannelID != "" {
 		m["channel_id"] = cfg.ChannelID
+	}
+	if cfg.Redirect {
+		m["redirect"] = true
 	}
 	if cfg.ClientID != "" {
 		m["client_id"] = cfg.ClientID

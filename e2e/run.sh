@@ -48,9 +48,23 @@ authlog="$tmp/sfu-auth.log"
 	--auth-webhook-url http://127.0.0.1:5098/auth --auth-webhook-timeout 5s \
 	--event-webhook-url http://127.0.0.1:5098/event --drain-timeout 0 >"$authlog" 2>&1 &
 authpid=$!
+# Two cluster nodes, each with its embedded NATS server, routed to each
+# other: e2e/tests/cluster.test.mjs connects to the one that does not own
+# its channel and follows the redirect.
+clusterpids=()
+for i in 1 2; do
+	"$tmp/sfu" --listen 127.0.0.1:501$i --api-listen 127.0.0.1:301$i --udp-port 501$i --log-level debug \
+		--node-name "e2e$i" --signaling-url ws://127.0.0.1:501$i/signaling \
+		--nats-listen 127.0.0.1:421$i --nats-cluster-listen 127.0.0.1:621$i \
+		--nats-routes nats://127.0.0.1:6211,nats://127.0.0.1:6212 --nats-store-dir "$tmp/nats$i" \
+		--drain-timeout 0 >"$tmp/sfu-cluster$i.log" 2>&1 &
+	clusterpids+=($!)
+done
 
 stop_server() {
 	kill -TERM "$authpid" 2>/dev/null && wait "$authpid" 2>/dev/null
+	for p in "${clusterpids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${clusterpids[@]}"; do wait "$p" 2>/dev/null; done
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -68,7 +82,7 @@ up=0
 for _ in $(seq 1 150); do
 	if ! kill -0 "$pid" 2>/dev/null; then break; fi
 	if node -e "Promise.all(process.argv.slice(1).map((u) => fetch(u))).then(() => process.exit(0), () => process.exit(1))" \
-		"http://127.0.0.1:5000/" "http://127.0.0.1:5001/" 2>/dev/null; then
+		"http://127.0.0.1:5000/" "http://127.0.0.1:5001/" "http://127.0.0.1:5011/" "http://127.0.0.1:5012/" 2>/dev/null; then
 		up=1
 		break
 	fi
@@ -85,6 +99,8 @@ fi
 status=0
 SFU_SIGNALING_URL=ws://127.0.0.1:5000/signaling SFU_HTTP_URL=http://127.0.0.1:5000/ GOPUB="$tmp/gopub" \
 	SFU_AUTH_SIGNALING_URL=ws://127.0.0.1:5001/signaling SFU_WEBHOOK_PORT=5098 \
+	SFU_CLUSTER_SIGNALING_URLS=ws://127.0.0.1:5011/signaling,ws://127.0.0.1:5012/signaling \
+	SFU_CLUSTER_API_URLS=http://127.0.0.1:3011/,http://127.0.0.1:3012/ \
 	timeout -k 10 900 node --test --test-concurrency=1 ${E2E_TESTS:-e2e/tests/} || status=$?
 stop_server || true
 # Chromium takes the DTLS client role, so the engine must have sealed
@@ -93,8 +109,8 @@ stop_server || true
 # slower.
 if [ "$status" = 0 ]; then
 	for dir in egress ingress; do
-		on=$(grep -c "srtp $dir on" "$log" || true)
-		off=$(grep -c "srtp $dir off" "$log" || true)
+		on=$(cat "$log" "$tmp"/sfu-cluster*.log | grep -c "srtp $dir on" || true)
+		off=$(cat "$log" "$tmp"/sfu-cluster*.log | grep -c "srtp $dir off" || true)
 		if [ "$on" = 0 ] || [ "$off" != 0 ]; then
 			echo "e2e: SRTP $dir started on $on connections and stayed off on $off; want all on" >&2
 			status=1
@@ -106,6 +122,10 @@ if [ "$status" != 0 ]; then
 	cat "$log" >&2
 	echo "----- auth webhook server log -----" >&2
 	cat "$authlog" >&2
+	for i in 1 2; do
+		echo "----- cluster node $i log -----" >&2
+		cat "$tmp/sfu-cluster$i.log" >&2
+	done
 fi
 exit "$status"
 '

@@ -36,6 +36,7 @@ type handler struct {
 	maxBodySize int64
 	corsOrigin  string
 	token       string
+	router      Router // router.go; nil serves everything here
 }
 
 // Option configures the handler.
@@ -114,6 +115,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.serve(w, r)
+	if err == errRouted {
+		return
+	}
 	if err != nil {
 		ae, known := classify(err)
 		if !known {
@@ -138,12 +142,18 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (res any, err er
 		return nil, err
 	}
 	f, ok := registry[t]
-	if !ok {
+	if !ok && h.router == nil {
 		return nil, &apiError{http.StatusBadRequest, ErrorInvalidTarget, fmt.Sprintf("unknown operation %q", t)}
 	}
-	p, err := h.readBody(w, r)
+	p, body, err := h.readBody(w, r)
 	if err != nil {
 		return nil, err
+	}
+	if h.router != nil && h.route(w, r, t, p, body) {
+		return nil, errRouted
+	}
+	if !ok {
+		return nil, &apiError{http.StatusBadRequest, ErrorInvalidTarget, fmt.Sprintf("unknown operation %q", t)}
 	}
 	defer func() {
 		if v := recover(); v != nil {
@@ -170,8 +180,12 @@ func parseTarget(s string) (target, error) {
 	return op(version, name), nil
 }
 
-// readBody reads the request object; an empty body means {}.
-func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (*params, error) {
+// errRouted: the router answered the request.
+var errRouted = errors.New("httpapi: routed")
+
+// readBody reads the request object; an empty body means {}. It returns
+// the body as read too, for a Router.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (*params, []byte, error) {
 	var body []byte
 	var err error
 	if r.Body != nil { // nil when ServeHTTP is called directly
@@ -179,23 +193,23 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (*params, err
 	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, &apiError{http.StatusRequestEntityTooLarge, ErrorPayloadTooLarge,
+			return nil, nil, &apiError{http.StatusRequestEntityTooLarge, ErrorPayloadTooLarge,
 				fmt.Sprintf("body larger than %d bytes", h.maxBodySize)}
 		}
-		return nil, &apiError{http.StatusBadRequest, ErrorInvalidJSON, "could not read the body"}
+		return nil, nil, &apiError{http.StatusBadRequest, ErrorInvalidJSON, "could not read the body"}
 	}
 	body = bytes.TrimSpace(body)
 	p := &params{raw: map[string]json.RawMessage{}}
 	if len(body) == 0 {
-		return p, nil
+		return p, body, nil
 	}
 	if body[0] != '{' {
-		return nil, &apiError{http.StatusBadRequest, ErrorInvalidJSON, "body must be a JSON object"}
+		return nil, nil, &apiError{http.StatusBadRequest, ErrorInvalidJSON, "body must be a JSON object"}
 	}
 	if err := json.Unmarshal(body, &p.raw); err != nil || p.raw == nil {
-		return nil, &apiError{http.StatusBadRequest, ErrorInvalidJSON, "body is not valid JSON"}
+		return nil, nil, &apiError{http.StatusBadRequest, ErrorInvalidJSON, "body is not valid JSON"}
 	}
-	return p, nil
+	return p, body, nil
 }
 
 func (h *handler) authorized(r *http.Request) bool { return BearerTokenValid(r, h.token) }

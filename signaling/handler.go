@@ -34,6 +34,7 @@ type Handler struct {
 	maxMessageSize int64
 	connectTimeout time.Duration
 	limits         limits // limits.go
+	router         Router // router.go; nil serves every connect here
 }
 
 // Option configures a Handler.
@@ -154,7 +155,25 @@ func (s *session) serve(r *http.Request) {
 		return
 	}
 	req.RemoteAddr, req.UserAgent = r.RemoteAddr, r.UserAgent()
+	var routed func()
+	if s.h.router != nil {
+		location, done, err := s.h.router.Route(r.Context(), req)
+		if err != nil {
+			s.h.log.Info("connect not routed", "err", err, "channel_id", req.ChannelID, "remote_addr", req.RemoteAddr)
+			s.closeWith(CloseCodeError, errorReason(err))
+			return
+		}
+		if location != "" {
+			s.h.log.Debug("connect redirected", "channel_id", req.ChannelID, "location", location)
+			s.redirect(location)
+			return
+		}
+		routed = done
+	}
 	conn, offer, err := s.h.engine.Connect(r.Context(), req)
+	if routed != nil {
+		routed()
+	}
 	if err != nil {
 		s.h.log.Info("connect rejected", "err", err, "channel_id", req.ChannelID, "remote_addr", req.RemoteAddr)
 		s.closeWith(CloseCodeError, errorReason(err))

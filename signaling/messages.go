@@ -94,6 +94,7 @@ type connectMessage struct {
 	Type                    string             `json:"type"`
 	Role                    string             `json:"role"`
 	ChannelID               string             `json:"channel_id"`
+	Redirect                bool               `json:"redirect"`
 	ClientID                string             `json:"client_id"`
 	BundleID                string             `json:"bundle_id"`
 	Metadata                json.RawMessage    `json:"metadata"`
@@ -138,6 +139,7 @@ func parseConnect(b []byte) (sfu.ConnectRequest, error) {
 		DataChannelSignaling: m.DataChannelSignaling, IgnoreDisconnectWebSocket: m.IgnoreDisconnectWS,
 		DataChannels:    m.DataChannels,
 		SpotlightNumber: number, SpotlightFocusRID: m.SpotlightFocusRID, SpotlightUnfocusRID: m.SpotlightUnfocusRID,
+		Redirected: m.Redirect,
 	}, nil
 }
 

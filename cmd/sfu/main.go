@@ -78,6 +78,8 @@ type config struct {
 	maxSockets                 int
 	connectRate, messageRate   float64
 	connectBurst, messageBurst int
+	// cluster: the multi-node flags (cluster.go).
+	cluster clusterConfig
 	// apiReady, when set, receives the management API's address once
 	// listening (tests).
 	apiReady chan<- net.Addr
@@ -120,6 +122,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.connectBurst, "connect-burst", envInt("SFU_CONNECT_BURST", 20), "with -connect-rate, how many an address may open at once (SFU_CONNECT_BURST)")
 	fs.Float64Var(&c.messageRate, "signaling-message-rate", envFloat("SFU_SIGNALING_MESSAGE_RATE", signaling.DefaultMessageRate), "WebSocket messages per second one client may send on average; over it, 4490 MESSAGE-RATE-LIMITED; 0: no bound (SFU_SIGNALING_MESSAGE_RATE)")
 	fs.IntVar(&c.messageBurst, "signaling-message-burst", envInt("SFU_SIGNALING_MESSAGE_BURST", signaling.DefaultMessageBurst), "with -signaling-message-rate, how many at once (SFU_SIGNALING_MESSAGE_BURST)")
+	c.cluster.flags(fs)
 	return c, fs.Parse(args)
 }
 
@@ -223,11 +226,23 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 	}
 	m := metrics.New(engine)
 
-	mux := http.NewServeMux()
-	sig := signaling.NewHandler(engine, signaling.WithLogger(log),
+	sigOpts := []signaling.Option{signaling.WithLogger(log),
 		signaling.WithMaxSockets(c.maxSockets), signaling.WithConnectRate(c.connectRate, c.connectBurst),
-		signaling.WithMessageRate(c.messageRate, c.messageBurst))
+		signaling.WithMessageRate(c.messageRate, c.messageBurst)}
+	member, err := joinCluster(ctx, c.cluster, engine, log, sigOpts, apiOptions(c, log))
+	if err != nil {
+		engine.Close(context.Background())
+		return err
+	}
+	// Deferred before the engine's close below runs: leaves after it.
+	defer member.leave(log)
+	sig, apiHandler := signaling.NewHandler(engine, sigOpts...), httpapi.NewHandler(engine, apiOptions(c, log)...)
+	if member != nil {
+		sig, apiHandler = member.node.SignalingHandler(), member.node.APIHandler()
+	}
 	m.AddSignaling(sig)
+
+	mux := http.NewServeMux()
 	mux.Handle("/signaling", sig)
 	static, err := fs.Sub(web, "web")
 	if err != nil {
@@ -242,7 +257,7 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 		return err
 	}
 	serveErr := make(chan error, 3)
-	apiSrv, err := serveAPI(c, engine, m, log, serveErr)
+	apiSrv, err := serveAPI(c, engine, m, apiHandler, log, serveErr)
 	if err != nil {
 		ln.Close()
 		engine.Close(context.Background())
@@ -292,19 +307,15 @@ func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Add
 
 // serveAPI starts the management API on c.apiListen (nil server when it
 // is empty); Serve's result goes to errc.
-func serveAPI(c config, engine *sfu.Engine, m *metrics.Metrics, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+func serveAPI(c config, engine *sfu.Engine, m *metrics.Metrics, api http.Handler, log *slog.Logger, errc chan<- error) (*http.Server, error) {
 	if c.apiListen == "" {
 		return nil, nil
-	}
-	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithBearerToken(c.apiToken)}
-	if c.apiCORS != "" {
-		opts = append(opts, httpapi.WithCORSOrigin(c.apiCORS))
 	}
 	ln, err := net.Listen("tcp", c.apiListen)
 	if err != nil {
 		return nil, fmt.Errorf("management API: %w", err)
 	}
-	srv := &http.Server{Handler: apiMux(c, engine, m, httpapi.NewHandler(engine, opts...)), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: apiMux(c, engine, m, api), ReadHeaderTimeout: 10 * time.Second}
 	log.Info("management API listening", "addr", "http://"+ln.Addr().String()+"/", "bearer_token", c.apiToken != "")
 	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && c.apiToken == "" {
 		log.Warn("management API reachable beyond loopback without --api-token")
@@ -314,6 +325,15 @@ func serveAPI(c config, engine *sfu.Engine, m *metrics.Metrics, log *slog.Logger
 	}
 	go func() { errc <- srv.Serve(ln) }()
 	return srv, nil
+}
+
+// apiOptions configures the management API handler.
+func apiOptions(c config, log *slog.Logger) []httpapi.Option {
+	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithBearerToken(c.apiToken)}
+	if c.apiCORS != "" {
+		opts = append(opts, httpapi.WithCORSOrigin(c.apiCORS))
+	}
+	return opts
 }
 
 // serveDebug serves net/http/pprof on c.debugListen (nil server when it

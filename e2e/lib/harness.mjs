@@ -118,11 +118,11 @@ export class Client {
   }
 
   /** Calls window.start() of the SDK page and remembers the connection id. */
-  async start({ role = "sendrecv", channelId, options = {}, media = null }) {
+  async start({ role = "sendrecv", channelId, options = {}, media = null, signalingUrl = SIGNALING_URL }) {
     await this.waitFor("the SDK page to load", () => window.ready === true, null, 10_000);
     this.connectionId = await this.page.evaluate(
       (args) => window.start(args),
-      { role, channelId, signalingUrl: SIGNALING_URL, options, media },
+      { role, channelId, signalingUrl, options, media },
     );
     return this.connectionId;
   }
