@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -161,6 +162,17 @@ func (e *Egress) Active() bool {
 // transport-cc; the next number is its low 16 bits.
 func (e *Egress) TransportSeqSent() uint32 { return e.seq.Sent() }
 
+// TransportSent returns when the packet with transport-wide sequence
+// number seq was sent (monotonic, modulo 2^32 microseconds: compare only
+// differences) and its size on the wire, false if it is not among the
+// last 1024 numbered. It is what a transport-cc feedback is matched with.
+func (e *Egress) TransportSent(seq uint16) (time.Duration, int, bool) { return e.seq.lookup(seq) }
+
+// sealOverhead is what a packet adds to its payload on the wire: the
+// header with the transport-cc extension (20 bytes), the SRTP tag (16)
+// and the UDP/IPv4 headers (28).
+const sealOverhead = 64
+
 // Packets returns how many packets the egress has sealed and sent.
 func (e *Egress) Packets() uint64 {
 	p, _ := e.totals()
@@ -248,7 +260,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 			return 0, nil // undecided: pion's SRTP is not ready either (see Egress)
 		case st.pion:
 			if w.stamp != nil {
-				h = w.stamp.stamp(h)
+				h = w.stamp.stamp(h, len(payload)+sealOverhead)
 			}
 			return w.pion.WriteRTP(h, payload)
 		}
@@ -257,7 +269,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		}
 	}
 	if w.stamp != nil {
-		h = w.stamp.stamp(h)
+		h = w.stamp.stamp(h, len(payload)+sealOverhead)
 	}
 	n, err := w.send(h, payload)
 	if err != nil {

@@ -83,6 +83,18 @@ func TestEgressTransportWideSequence(t *testing.T) {
 	if got := f.egress.TransportSeqSent(); got != 6 {
 		t.Errorf("TransportSeqSent = %d, want 6", got)
 	}
+	// Each numbered packet's send is recorded for the feedback, in order.
+	var last time.Duration
+	for seq := range uint16(6) {
+		at, size, ok := f.egress.TransportSent(seq)
+		if !ok || size != 100+sealOverhead || at < last {
+			t.Errorf("TransportSent(%d) = %v, %d, %v; want a time not before %v, %d bytes", seq, at, size, ok, last, 100+sealOverhead)
+		}
+		last = at
+	}
+	if _, _, ok := f.egress.TransportSent(6); ok {
+		t.Error("TransportSent(6): recorded before it was sent")
+	}
 }
 
 // TestEgressTransportWideSequenceZeroAllocs: numbering costs no
