@@ -63,6 +63,7 @@ type Connection struct {
 	connectedAt atomic.Int64                // unix nanoseconds
 	lastPong    atomic.Int64                // unix nanoseconds
 	remote      atomic.Pointer[RemoteStats] // the client's latest report
+	downlink    downlink                    // its downlink estimate (subscribers)
 
 	wake    chan struct{} // renegotiation wanted; capacity 1 coalesces
 	relayer chan struct{} // simulcast layer requests changed; capacity 1

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
-	"github.com/gosfu/sfu/stats"
 )
 
 // renegotiationDelay lets changes that arrive together (a publisher's
@@ -324,7 +323,7 @@ func (c *Connection) subscribe(pub *publication) (bool, error) {
 	c.subs[pub] = sub
 	src.AddDownTrack(dt)
 	c.engine.stats.AddSent(dt)
-	c.engine.goTracked(func() { readSenderRTCP(sender, dt, c.engine.stats) })
+	c.engine.goTracked(func() { c.readSenderRTCP(sender, dt) })
 	return true, nil
 }
 
@@ -346,9 +345,11 @@ func (c *Connection) reusableSlot(kind webrtc.RTPCodecType) *slot {
 }
 
 // readSenderRTCP turns a subscriber's PLI and FIR into a key-frame request
-// to the publisher (throttled per source) and answers its NACKs from the
-// source history, until the sender stops.
-func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack, st *stats.Collector) {
+// to the publisher (throttled per source), answers its NACKs from the
+// source history and feeds its transport-cc feedback and REMB to the
+// connection's downlink estimate, until the sender stops.
+func (c *Connection) readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack) {
+	st := c.engine.stats
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -365,6 +366,14 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack, st *stats.C
 			case *rtcp.TransportLayerNack:
 				st.NACKReceived()
 				dt.HandleNACK(p)
+			case *rtcp.TransportLayerCC:
+				st.TransportCCReceived()
+				if c.egress != nil { // with PionSRTP nothing is numbered
+					c.downlink.onTransportCC(p, c.egress)
+				}
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				st.REMBReceived()
+				c.downlink.onREMB(p.Bitrate)
 			}
 		}
 	}

@@ -7,11 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 
 	"github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
+	"github.com/gosfu/sfu/internal/sfutest"
 )
 
 // TestTransportCCNegotiatedWithSubscribers: a subscriber negotiates the
@@ -97,4 +100,50 @@ func minLen(m map[string][]rtp.Header) int {
 		}
 	}
 	return n
+}
+
+// TestDownlinkFromTransportCC: a subscriber sending transport-cc feedback
+// (pion's generator, as a browser sends it) gets a downlink estimate the
+// embedder can read, from that feedback; one sending none has none.
+func TestDownlinkFromTransportCC(t *testing.T) {
+	ts := newTestServer(t, sfu.Options{})
+	ctx := testContext(t, 30*time.Second)
+
+	pub := newPublisher(t, "pub")
+	dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
+	pub.start(t, 5*time.Millisecond)
+	silent := newReceiver(1)
+	quiet := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: silent.onTrack})
+	silent.wait(t, ctx, "subscriber without feedback")
+
+	reg := &interceptor.Registry{}
+	gen, err := twcc.NewSenderInterceptor(twcc.SendInterval(50 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Add(gen)
+	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, Interceptors: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newReceiver(1)
+	s := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", API: api, OnTrack: r.onTrack})
+	r.wait(t, ctx, "subscriber with feedback")
+
+	ch := ts.engine.Channel("room")
+	var d sfu.Downlink
+	sfutest.Eventually(t, ctx, "an estimate from transport-cc feedback", func() bool {
+		d, err = ch.ConnectionDownlink(ctx, s.ConnectionID())
+		return err == nil && d.TransportCCs >= 5
+	})
+	t.Logf("downlink: %+v", d)
+	if d.Source != "transport-cc" || d.Bitrate <= 0 || d.ConnectionID != s.ConnectionID() || d.Loss != 0 {
+		t.Errorf("downlink %+v: want a transport-cc estimate without loss", d)
+	}
+	if st := ts.engine.Stats(); st.TransportCCsReceived < d.TransportCCs {
+		t.Errorf("engine counted %d transport-cc feedbacks, the connection %d", st.TransportCCsReceived, d.TransportCCs)
+	}
+	if q, err := ch.ConnectionDownlink(ctx, quiet.ConnectionID()); err != nil || q.Source != "" || q.Bitrate != 0 {
+		t.Errorf("subscriber sending no feedback: %+v, %v; want no estimate", q, err)
+	}
 }
