@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gosfu/sfu/allocate"
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
@@ -78,6 +79,7 @@ type Connection struct {
 	spot        connSpotlight
 
 	// Owned by the run goroutine (by Connect before run starts).
+	alloc *allocate.Allocator // with Options.BandwidthAllocation
 	slots []*slot
 	subs  map[*publication]*subscription
 }

@@ -268,14 +268,20 @@ func (c *Connection) syncSubscriptions() (bool, error) {
 }
 
 // updateLayers switches every simulcast subscription to the layer the
-// receiver should get now (its request, or the nearest layer arriving).
+// receiver should get now (its request, or with bandwidth allocation what
+// its downlink carries within it; else the nearest layer arriving).
 // The switch happens at the new layer's next key frame.
 func (c *Connection) updateLayers() {
+	allocated := c.allocatedLayers()
 	for pub, sub := range c.subs {
 		if !pub.isSimulcast() {
 			continue
 		}
-		if target := pub.choose(c.requestedLayer(pub.owner)); target != nil && target != sub.target {
+		want := c.requestedLayer(pub.owner)
+		if l, ok := allocated[pub]; ok {
+			want = l
+		}
+		if target := pub.choose(want); target != nil && target != sub.target {
 			c.log.Debug("simulcast layer switch", "sender", pub.owner.id, "from", sub.target.RID(), "to", target.RID())
 			sub.target = target
 			sub.dt.SwitchTo(target)
