@@ -16,6 +16,10 @@ import (
 	"github.com/gosfu/sfu/internal/udpgro"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -54,6 +58,10 @@ type Config struct {
 	// so that a GSO message from the server is queued whole on loopback
 	// instead of being segmented inside the server's send call.
 	GRO bool
+	// Feedback makes the subscribers send what a browser sends: receiver
+	// reports, NACKs for gaps, and transport-cc feedback every 100 ms
+	// (pion/interceptor's report, nack and twcc generators). On by default.
+	Feedback bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -67,6 +75,7 @@ func DefaultConfig() Config {
 		Warmup: 10 * time.Second, Duration: 30 * time.Second, Progress: 5 * time.Second,
 		SetupTimeout: 2 * time.Minute, TeardownTimeout: 30 * time.Second,
 		Seed: 1, ChannelPrefix: "sfu-load", DialConcurrency: 8, SRTPProfile: "gcm128",
+		Feedback: true,
 	}
 }
 
@@ -215,10 +224,16 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 	if g.cfg.GRO {
 		g.gro = make([]groSocket, len(g.subs))
 	}
+	subAPI := api
+	if g.cfg.Feedback {
+		if subAPI, err = client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: g.settings, Interceptors: g.feedback()}); err != nil {
+			return err
+		}
+	}
 	err = forEach(ctx, len(g.subs), g.cfg.DialConcurrency, func(ctx context.Context, i int) error {
 		s := g.subs[i]
 		cfg := g.base(i / g.cfg.Subscribers)
-		cfg.Role, cfg.API, cfg.OnTrack = client.RoleRecvonly, api, s.onTrack
+		cfg.Role, cfg.API, cfg.OnTrack = client.RoleRecvonly, subAPI, s.onTrack
 		if g.cfg.GRO {
 			api, err := g.groAPI(i)
 			if err != nil {
@@ -260,10 +275,31 @@ func (g *generator) groAPI(i int) (*webrtc.API, error) {
 	}
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 	g.gro[i] = groSocket{conn, mux}
-	return client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: func(s *webrtc.SettingEngine) {
+	var reg *interceptor.Registry
+	if g.cfg.Feedback {
+		reg = g.feedback()
+	}
+	return client.NewAPI(client.APIOptions{LoopbackOnly: true, Interceptors: reg, SettingEngine: func(s *webrtc.SettingEngine) {
 		g.settings(s)
 		s.SetICEUDPMux(mux)
 	}})
+}
+
+// feedback returns the interceptors with which a subscriber sends what a
+// browser sends: receiver reports (every second), NACKs for gaps, and
+// transport-cc feedback (every 100 ms, as Chrome).
+func (g *generator) feedback() *interceptor.Registry {
+	reg := &interceptor.Registry{}
+	if rr, err := report.NewReceiverInterceptor(report.ReceiverInterval(time.Second)); err == nil {
+		reg.Add(rr)
+	}
+	if n, err := nack.NewGeneratorInterceptor(); err == nil {
+		reg.Add(n)
+	}
+	if tw, err := twcc.NewSenderInterceptor(twcc.SendInterval(100 * time.Millisecond)); err == nil {
+		reg.Add(tw)
+	}
+	return reg
 }
 
 // teardown stops the publishers' media, disconnects the subscribers, then

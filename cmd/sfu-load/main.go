@@ -55,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, modes, bool, error) {
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", c.DialConcurrency, "connections set up at a time")
 	fs.StringVar(&c.SRTPProfile, "srtp", c.SRTPProfile, "SRTP profile: gcm128 (forced AEAD_AES_128_GCM) or default")
 	fs.BoolVar(&c.GRO, "gro", c.GRO, "subscribers read with UDP GRO: a GSO message the server sends arrives whole instead of being segmented on loopback's receive path (inside the server's send call)")
+	fs.BoolVar(&c.Feedback, "feedback", c.Feedback, "subscribers send receiver reports, NACKs for gaps and transport-cc feedback, as browsers do (-feedback=false: none)")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	fs.StringVar(&mode, "mode", "media", "media (publishers and subscribers), messaging (DataChannel messages on #load) or idle (-channels x -subscribers connections that send nothing; needs -server-pid)")
 	fs.IntVar(&m.Senders, "senders", m.Senders, "messaging: sending clients")
