@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/gosfu/sfu/allocate"
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
@@ -63,6 +64,7 @@ type Connection struct {
 	connectedAt atomic.Int64                // unix nanoseconds
 	lastPong    atomic.Int64                // unix nanoseconds
 	remote      atomic.Pointer[RemoteStats] // the client's latest report
+	downlink    downlink                    // its downlink estimate (subscribers)
 
 	wake    chan struct{} // renegotiation wanted; capacity 1 coalesces
 	relayer chan struct{} // simulcast layer requests changed; capacity 1
@@ -77,6 +79,7 @@ type Connection struct {
 	spot        connSpotlight
 
 	// Owned by the run goroutine (by Connect before run starts).
+	alloc *allocate.Allocator // with Options.BandwidthAllocation
 	slots []*slot
 	subs  map[*publication]*subscription
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
-	"github.com/gosfu/sfu/stats"
 )
 
 // renegotiationDelay lets changes that arrive together (a publisher's
@@ -280,14 +279,20 @@ func (c *Connection) syncSubscriptions() (bool, error) {
 }
 
 // updateLayers switches every simulcast subscription to the layer the
-// receiver should get now (its request, or the nearest layer arriving).
+// receiver should get now (its request, or with bandwidth allocation what
+// its downlink carries within it; else the nearest layer arriving).
 // The switch happens at the new layer's next key frame.
 func (c *Connection) updateLayers() {
+	allocated := c.allocatedLayers()
 	for pub, sub := range c.subs {
 		if !pub.isSimulcast() {
 			continue
 		}
-		if target := pub.choose(c.requestedLayer(pub.owner)); target != nil && target != sub.target {
+		want := c.requestedLayer(pub.owner)
+		if l, ok := allocated[pub]; ok {
+			want = l
+		}
+		if target := pub.choose(want); target != nil && target != sub.target {
 			c.log.Debug("simulcast layer switch", "sender", pub.owner.id, "from", sub.target.RID(), "to", target.RID())
 			sub.target = target
 			sub.dt.SwitchTo(target)
@@ -335,7 +340,7 @@ func (c *Connection) subscribe(pub *publication) (bool, error) {
 	c.subs[pub] = sub
 	src.AddDownTrack(dt)
 	c.engine.stats.AddSent(dt)
-	c.engine.goTracked(func() { readSenderRTCP(sender, dt, c.engine.stats) })
+	c.engine.goTracked(func() { c.readSenderRTCP(sender, dt) })
 	return true, nil
 }
 
@@ -357,9 +362,11 @@ func (c *Connection) reusableSlot(kind webrtc.RTPCodecType) *slot {
 }
 
 // readSenderRTCP turns a subscriber's PLI and FIR into a key-frame request
-// to the publisher (throttled per source) and answers its NACKs from the
-// source history, until the sender stops.
-func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack, st *stats.Collector) {
+// to the publisher (throttled per source), answers its NACKs from the
+// source history and feeds its transport-cc feedback and REMB to the
+// connection's downlink estimate, until the sender stops.
+func (c *Connection) readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack) {
+	st := c.engine.stats
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -376,6 +383,14 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTrack, st *stats.C
 			case *rtcp.TransportLayerNack:
 				st.NACKReceived()
 				dt.HandleNACK(p)
+			case *rtcp.TransportLayerCC:
+				st.TransportCCReceived()
+				if c.egress != nil { // with PionSRTP nothing is numbered
+					c.downlink.onTransportCC(p, c.egress)
+				}
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				st.REMBReceived()
+				c.downlink.onREMB(p.Bitrate)
 			}
 		}
 	}

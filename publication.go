@@ -23,6 +23,12 @@ type publication struct {
 	layers  [simulcast.Count]*forward.Source
 	tracker *simulcast.Tracker
 	counted [simulcast.Count]uint64 // layer packet counts at the last sample
+
+	// Bitrate samples of each layer (or of the single source, at 0),
+	// for bandwidth allocation.
+	rateAt    time.Time
+	rateBytes [simulcast.Count]uint64
+	rates     [simulcast.Count]int
 }
 
 func newPublication(owner *Connection, kind webrtc.RTPCodecType) *publication {
@@ -116,6 +122,35 @@ func (p *publication) any() *forward.Source {
 		}
 	}
 	return nil
+}
+
+// rateSample is the least time between two bitrate samples.
+const rateSample = 500 * time.Millisecond
+
+// bitrates returns the bitrate, in bits per second, at which each layer
+// (or the single source, at index 0) arrived over the last sample period;
+// 0 for a layer not arriving.
+func (p *publication) bitrates(now time.Time) [simulcast.Count]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if el := now.Sub(p.rateAt); el >= rateSample {
+		srcs := p.layers
+		if p.single != nil {
+			srcs = [simulcast.Count]*forward.Source{p.single}
+		}
+		for l, s := range srcs {
+			var b uint64
+			if s != nil {
+				b = s.Bytes()
+			}
+			if !p.rateAt.IsZero() && b >= p.rateBytes[l] {
+				p.rates[l] = int(float64(b-p.rateBytes[l]) * 8 / el.Seconds())
+			}
+			p.rateBytes[l] = b
+		}
+		p.rateAt = now
+	}
+	return p.rates
 }
 
 // choose returns the source to forward to a receiver that asked for

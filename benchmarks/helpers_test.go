@@ -69,12 +69,13 @@ type bindCtx struct {
 	id   string
 	ssrc webrtc.SSRC
 	w    *subWriter
+	exts []webrtc.RTPHeaderExtensionParameter
 }
 
 func (c *bindCtx) CodecParameters() []webrtc.RTPCodecParameters {
 	return []webrtc.RTPCodecParameters{vp8}
 }
-func (c *bindCtx) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return nil }
+func (c *bindCtx) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return c.exts }
 func (c *bindCtx) SSRC() webrtc.SSRC                                      { return c.ssrc }
 func (c *bindCtx) SSRCRetransmission() webrtc.SSRC                        { return 0 }
 func (c *bindCtx) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
@@ -148,7 +149,11 @@ func egressFanout(tb testing.TB, n int) *forward.Source {
 		if err := e.Start(srtp.ProtectionProfileAeadAes128Gcm, make([]byte, 16), make([]byte, 12), netip.MustParseAddrPort("127.0.0.1:9")); err != nil {
 			tb.Fatal(err)
 		}
-		bindDownTrackEgress(tb, src, newCtx(i, false), e)
+		// transport-cc negotiated, as with every browser: the egress
+		// numbers each packet.
+		ctx := newCtx(i, false)
+		ctx.exts = []webrtc.RTPHeaderExtensionParameter{{URI: forward.TransportCCURI, ID: 3}}
+		bindDownTrackEgress(tb, src, ctx, e)
 	}
 	return src
 }

@@ -77,14 +77,13 @@ func TestNewAPICodecs(t *testing.T) {
 			t.Errorf("offer lacks %q:\n%s", want, offer.SDP)
 		}
 	}
-	// REMB is read (the engine sends it); without interceptors there is
-	// no transport-wide congestion control.
-	if !strings.Contains(offer.SDP, "a=rtcp-fb:96 goog-remb") {
-		t.Error("offer lacks goog-remb")
-	}
-	for _, unwanted := range []string{"transport-cc", "transport-wide-cc"} {
-		if strings.Contains(offer.SDP, unwanted) {
-			t.Errorf("offer has %q (interceptors registered?)", unwanted)
+	// REMB is read (the engine sends it). Transport-cc is offered on what
+	// the client receives, as a browser does, so that the engine can
+	// estimate its downlink.
+	for _, want := range []string{"a=rtcp-fb:96 goog-remb", "a=rtcp-fb:96 transport-cc", "a=rtcp-fb:111 transport-cc",
+		"transport-wide-cc-extensions-01"} {
+		if !strings.Contains(offer.SDP, want) {
+			t.Errorf("offer lacks %q", want)
 		}
 	}
 }

@@ -229,11 +229,17 @@ const (
 // NewAPI builds a webrtc.API with a MediaEngine registered by hand (Opus
 // 111; VP8 96, VP9 98, AV1 45 and H264 102, each with RTX on the next
 // payload type; the header extensions sdes:mid, rtp-stream-id,
-// repaired-rtp-stream-id and ssrc-audio-level) and, unless opts says
+// repaired-rtp-stream-id and ssrc-audio-level, and transport-cc on what it
+// receives) and, unless opts says
 // otherwise, no interceptors at all.
 func NewAPI(opts APIOptions) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := codec.Register(m, nil); err != nil {
+		return nil, err
+	}
+	// As a browser does: accept transport-wide sequence numbers on what
+	// this client receives.
+	if err := codec.RegisterTransportCC(m, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
 		return nil, err
 	}
 	reg := opts.Interceptors

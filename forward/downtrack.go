@@ -153,7 +153,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if sameCodec(c.RTPCodecCapability, d.codec.RTPCodecCapability) {
 			var w webrtc.TrackLocalWriter = ctx.WriteStream()
 			if d.egress != nil {
-				w = d.egress.writer(w)
+				w = d.egress.writer(w, transportCCID(ctx.HeaderExtensions()))
 			}
 			d.bound.Store(&binding{
 				ssrc:        uint32(ctx.SSRC()),

@@ -52,6 +52,7 @@ type bindCtx struct {
 	ssrc   webrtc.SSRC
 	pt     webrtc.PayloadType
 	writer webrtc.TrackLocalWriter
+	exts   []webrtc.RTPHeaderExtensionParameter
 }
 
 func (c *bindCtx) CodecParameters() []webrtc.RTPCodecParameters {
@@ -59,7 +60,7 @@ func (c *bindCtx) CodecParameters() []webrtc.RTPCodecParameters {
 	p.PayloadType = c.pt
 	return []webrtc.RTPCodecParameters{p}
 }
-func (c *bindCtx) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return nil }
+func (c *bindCtx) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return c.exts }
 func (c *bindCtx) SSRC() webrtc.SSRC                                      { return c.ssrc }
 func (c *bindCtx) SSRCRetransmission() webrtc.SSRC                        { return 0 }
 func (c *bindCtx) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }

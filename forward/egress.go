@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -63,6 +64,9 @@ func UDPConnWriter(c *net.UDPConn) PacketWriter { return udpAddrPortConn{c} }
 // as two cache misses per write.
 type Egress struct {
 	out PacketWriter
+
+	// seq numbers the connection's packets for transport-cc.
+	seq transportSeq
 
 	mu      sync.Mutex
 	state   *egressState // nil before Start
@@ -154,6 +158,21 @@ func (e *Egress) Active() bool {
 	return e.state != nil && e.state.keys != nil && !e.state.stopped
 }
 
+// TransportSeqSent returns how many packets the egress numbered for
+// transport-cc; the next number is its low 16 bits.
+func (e *Egress) TransportSeqSent() uint32 { return e.seq.Sent() }
+
+// TransportSent returns when the packet with transport-wide sequence
+// number seq was sent (monotonic, modulo 2^32 microseconds: compare only
+// differences) and its size on the wire, false if it is not among the
+// last 1024 numbered. It is what a transport-cc feedback is matched with.
+func (e *Egress) TransportSent(seq uint16) (time.Duration, int, bool) { return e.seq.lookup(seq) }
+
+// sealOverhead is what a packet adds to its payload on the wire: the
+// header with the transport-cc extension (20 bytes), the SRTP tag (16)
+// and the UDP/IPv4 headers (28).
+const sealOverhead = 64
+
 // Packets returns how many packets the egress has sealed and sent.
 func (e *Egress) Packets() uint64 {
 	p, _ := e.totals()
@@ -177,9 +196,13 @@ func (e *Egress) totals() (packets, bytes uint64) {
 	return packets, bytes
 }
 
-// writer wraps pion's writer for one down-track binding.
-func (e *Egress) writer(pion webrtc.TrackLocalWriter) *egressWriter {
+// writer wraps pion's writer for one down-track binding; a transportCC
+// id other than 0 makes it number the packets for transport-cc.
+func (e *Egress) writer(pion webrtc.TrackLocalWriter, transportCC uint8) *egressWriter {
 	w := &egressWriter{egress: e, out: e.out, pion: pion}
+	if transportCC != 0 {
+		w.stamp = newStamper(transportCC, &e.seq)
+	}
 	if sw, ok := e.out.(slotWriter); ok {
 		w.slots, w.fill = sw, w.sealInto
 	}
@@ -220,6 +243,7 @@ type egressWriter struct {
 	payload        []byte
 	egress         *Egress
 	pion           webrtc.TrackLocalWriter
+	stamp          *stamper // nil: transport-cc not negotiated
 }
 
 // egressBufSize fits a payload of MaxPacketSize behind the down-track's
@@ -235,11 +259,17 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		case st == nil:
 			return 0, nil // undecided: pion's SRTP is not ready either (see Egress)
 		case st.pion:
+			if w.stamp != nil {
+				h = w.stamp.stamp(h, len(payload)+sealOverhead)
+			}
 			return w.pion.WriteRTP(h, payload)
 		}
 		if err := w.adopt(st); err != nil {
 			return 0, err
 		}
+	}
+	if w.stamp != nil {
+		h = w.stamp.stamp(h, len(payload)+sealOverhead)
 	}
 	n, err := w.send(h, payload)
 	if err != nil {

@@ -28,7 +28,7 @@
 //	rtp_sent_packets_total, rtp_sent_bytes_total (forwarded to subscribers)
 //	rtp_retransmitted_packets_total        packets resent to answer NACKs
 //	rtp_dropped_packets_total{cause}       srtp_rejected (failed to open), send_error
-//	rtcp_feedback_received_total{type}     pli, fir, nack (from subscribers)
+//	rtcp_feedback_received_total{type}     pli, fir, nack, transport-cc, remb (from subscribers)
 //	keyframe_requests_sent_total           PLIs sent to publishers (throttled)
 //	nacks_sent_total                       NACKs sent to publishers for packets they skipped
 //	keyframes_received_total               key frames received from publishers

@@ -218,6 +218,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	counter("rtcp_feedback_received_total", float64(s.PLIsReceived), "pli")
 	counter("rtcp_feedback_received_total", float64(s.FIRsReceived), "fir")
 	counter("rtcp_feedback_received_total", float64(s.NACKsReceived), "nack")
+	counter("rtcp_feedback_received_total", float64(s.TransportCCsReceived), "transport-cc")
+	counter("rtcp_feedback_received_total", float64(s.REMBsReceived), "remb")
 	counter("keyframe_requests_sent_total", float64(s.KeyFrameRequests))
 	counter("keyframes_received_total", float64(s.KeyFrames))
 	counter("layer_switches_total", float64(s.LayerSwitches))

@@ -29,6 +29,7 @@ type Collector struct {
 	// RTCP and layer counters, counted per RTCP packet or switch (never
 	// per RTP packet).
 	keyFrameRequests, nacksSent, plis, firs, nacks, layerSwitches atomic.Uint64
+	transportCCs, rembs                                           atomic.Uint64
 
 	received, sent, sealed meterSet
 }
@@ -66,6 +67,12 @@ func (c *Collector) FIRReceived() { c.firs.Add(1) }
 
 // NACKReceived counts a generic NACK packet from a subscriber.
 func (c *Collector) NACKReceived() { c.nacks.Add(1) }
+
+// TransportCCReceived counts a subscriber's transport-cc feedback.
+func (c *Collector) TransportCCReceived() { c.transportCCs.Add(1) }
+
+// REMBReceived counts a subscriber's REMB.
+func (c *Collector) REMBReceived() { c.rembs.Add(1) }
 
 // LayerSwitched counts a simulcast layer switch a down-track was asked
 // to make.
@@ -191,7 +198,10 @@ type Snapshot struct {
 	// RTCP from subscribers (PLIs, FIRs, NACK packets); key-frame
 	// requests (PLIs) and NACK packets sent to publishers; simulcast
 	// layer switches asked of down-tracks.
-	PLIsReceived, FIRsReceived, NACKsReceived  uint64
+	PLIsReceived, FIRsReceived, NACKsReceived uint64
+	// TransportCCsReceived and REMBsReceived count subscribers' bandwidth
+	// feedback (transport-cc feedback packets, REMBs).
+	TransportCCsReceived, REMBsReceived        uint64
 	KeyFrameRequests, NACKsSent, LayerSwitches uint64
 
 	// Webhook deliveries (filled in by the webhook senders): delivered,
@@ -248,6 +258,7 @@ func (c *Collector) Snapshot() Snapshot {
 	s.SentPackets, s.SentBytes, s.Retransmits = c.sent.totals()
 	s.SealedPackets, s.SealedBytes, _ = c.sealed.totals()
 	s.PLIsReceived, s.FIRsReceived, s.NACKsReceived = c.plis.Load(), c.firs.Load(), c.nacks.Load()
+	s.TransportCCsReceived, s.REMBsReceived = c.transportCCs.Load(), c.rembs.Load()
 	s.KeyFrameRequests, s.NACKsSent, s.LayerSwitches = c.keyFrameRequests.Load(), c.nacksSent.Load(), c.layerSwitches.Load()
 	return s
 }

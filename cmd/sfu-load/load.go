@@ -16,6 +16,10 @@ import (
 	"github.com/gosfu/sfu/internal/udpgro"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -59,6 +63,10 @@ type Config struct {
 	AllToAll bool
 	// Churn, with Churn.Clients > 0, runs a churn soak in the window.
 	Churn ChurnConfig
+	// Feedback makes the subscribers send what a browser sends: receiver
+	// reports, NACKs for gaps, and transport-cc feedback every 100 ms
+	// (pion/interceptor's report, nack and twcc generators). On by default.
+	Feedback bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -72,7 +80,8 @@ func DefaultConfig() Config {
 		Warmup: 10 * time.Second, Duration: 30 * time.Second, Progress: 5 * time.Second,
 		SetupTimeout: 2 * time.Minute, TeardownTimeout: 30 * time.Second,
 		Seed: 1, ChannelPrefix: "sfu-load", DialConcurrency: 8, SRTPProfile: "gcm128",
-		Churn: ChurnConfig{Channels: 10, Hold: 2 * time.Second, Settle: time.Minute},
+		Churn:    ChurnConfig{Channels: 10, Hold: 2 * time.Second, Settle: time.Minute},
+		Feedback: true,
 	}
 }
 
@@ -228,13 +237,19 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 	if err != nil {
 		return err
 	}
+	subAPI := api // receivers: with Feedback, they send what browsers send
+	if g.cfg.Feedback {
+		if subAPI, err = client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: g.settings, Interceptors: g.feedback()}); err != nil {
+			return err
+		}
+	}
 	err = forEach(ctx, np, g.cfg.DialConcurrency, func(ctx context.Context, i int) error {
 		p := g.pubs.list[i]
 		cfg := g.base(i / g.cfg.Publishers)
 		cfg.Role, cfg.API, cfg.Tracks = client.RoleSendonly, api, p.tracks()
 		cfg.OnSenderRTCP = p.onRTCP
 		if g.cfg.AllToAll {
-			cfg.Role, cfg.OnTrack = client.RoleSendrecv, g.subs[g.recvonly+i].onTrack
+			cfg.Role, cfg.API, cfg.OnTrack = client.RoleSendrecv, subAPI, g.subs[g.recvonly+i].onTrack
 		}
 		c, err := client.Dial(ctx, cfg)
 		if err != nil {
@@ -253,7 +268,7 @@ func (g *generator) setup(ctx, runCtx context.Context) error {
 	err = forEach(ctx, g.recvonly, g.cfg.DialConcurrency, func(ctx context.Context, i int) error {
 		s := g.subs[i]
 		cfg := g.base(i / g.cfg.Subscribers)
-		cfg.Role, cfg.API, cfg.OnTrack = client.RoleRecvonly, api, s.onTrack
+		cfg.Role, cfg.API, cfg.OnTrack = client.RoleRecvonly, subAPI, s.onTrack
 		if g.cfg.GRO {
 			api, err := g.groAPI(i)
 			if err != nil {
@@ -302,10 +317,31 @@ func (g *generator) groAPI(i int) (*webrtc.API, error) {
 	}
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 	g.gro[i] = groSocket{conn, mux}
-	return client.NewAPI(client.APIOptions{LoopbackOnly: true, SettingEngine: func(s *webrtc.SettingEngine) {
+	var reg *interceptor.Registry
+	if g.cfg.Feedback {
+		reg = g.feedback()
+	}
+	return client.NewAPI(client.APIOptions{LoopbackOnly: true, Interceptors: reg, SettingEngine: func(s *webrtc.SettingEngine) {
 		g.settings(s)
 		s.SetICEUDPMux(mux)
 	}})
+}
+
+// feedback returns the interceptors with which a subscriber sends what a
+// browser sends: receiver reports (every second), NACKs for gaps, and
+// transport-cc feedback (every 100 ms, as Chrome).
+func (g *generator) feedback() *interceptor.Registry {
+	reg := &interceptor.Registry{}
+	if rr, err := report.NewReceiverInterceptor(report.ReceiverInterval(time.Second)); err == nil {
+		reg.Add(rr)
+	}
+	if n, err := nack.NewGeneratorInterceptor(); err == nil {
+		reg.Add(n)
+	}
+	if tw, err := twcc.NewSenderInterceptor(twcc.SendInterval(100 * time.Millisecond)); err == nil {
+		reg.Add(tw)
+	}
+	return reg
 }
 
 // teardown stops the publishers' media, disconnects the subscribers, then

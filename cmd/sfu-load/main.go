@@ -55,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, modes, bool, error) {
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", c.DialConcurrency, "connections set up at a time")
 	fs.StringVar(&c.SRTPProfile, "srtp", c.SRTPProfile, "SRTP profile: gcm128 (forced AEAD_AES_128_GCM) or default")
 	fs.BoolVar(&c.GRO, "gro", c.GRO, "subscribers read with UDP GRO: a GSO message the server sends arrives whole instead of being segmented on loopback's receive path (inside the server's send call)")
+	fs.BoolVar(&c.Feedback, "feedback", c.Feedback, "subscribers send receiver reports, NACKs for gaps and transport-cc feedback, as browsers do (-feedback=false: none)")
 	fs.BoolVar(&c.AllToAll, "all-to-all", false, "media: publishers are sendrecv and also receive each other, as in a meeting")
 	fs.IntVar(&c.Churn.Clients, "churn", 0, "media: churn soak: this many clients at a time join and leave at random during the window (0: none)")
 	fs.IntVar(&c.Churn.Channels, "churn-channels", c.Churn.Channels, "churn: channels of their own the churn clients also join")

@@ -86,7 +86,7 @@ func (f logWriterFunc) Write(b []byte) (int, error) { f(string(b)); return len(b
 // TestRunLoopback drives an in-process server with 1 publisher and 3
 // subscribers for 2 s.
 func TestRunLoopback(t *testing.T) {
-	_, url := sfutest.NewSignalingServer(t, sfu.Options{})
+	engine, url := sfutest.NewSignalingServer(t, sfu.Options{})
 	cfg := DefaultConfig()
 	cfg.URL = url + "/signaling"
 	cfg.Subscribers = 3
@@ -133,6 +133,10 @@ func TestRunLoopback(t *testing.T) {
 	}
 	if s.DisconnectErrors != 0 {
 		t.Errorf("%d disconnects failed", s.DisconnectErrors)
+	}
+	// By default the subscribers send what browsers send.
+	if st := engine.Stats(); !s.Feedback || st.TransportCCsReceived == 0 {
+		t.Errorf("feedback %v: the server got %d transport-cc feedbacks, want some", s.Feedback, st.TransportCCsReceived)
 	}
 }
 

@@ -20,6 +20,7 @@ type Summary struct {
 	Audio                 bool    `json:"audio"`
 	SRTPProfile           string  `json:"srtp_profile"`
 	GRO                   bool    `json:"gro"`
+	Feedback              bool    `json:"feedback"`
 	WarmupSeconds         float64 `json:"warmup_seconds"`
 	WindowSeconds         float64 `json:"window_seconds"`
 
@@ -244,7 +245,7 @@ func (g *generator) summarize(a, b *snapshot) *Summary {
 	s := &Summary{
 		URL: cfg.URL, Channels: cfg.Channels, PublishersPerChannel: cfg.Publishers,
 		SubscribersPerChannel: cfg.Subscribers, AllToAll: cfg.AllToAll, VideoKbps: cfg.VideoKbps, FPS: cfg.FPS,
-		Audio: cfg.Audio, SRTPProfile: cfg.SRTPProfile, GRO: cfg.GRO,
+		Audio: cfg.Audio, SRTPProfile: cfg.SRTPProfile, GRO: cfg.GRO, Feedback: cfg.Feedback,
 		WarmupSeconds: cfg.Warmup.Seconds(), WindowSeconds: window,
 		SentVideo: b.video - a.video, SentAudio: b.audio - a.audio,
 		GROMessages: b.groMsgs - a.groMsgs, GROPackets: b.groSegs - a.groSegs,
@@ -352,8 +353,8 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.AllToAll {
 		meet = ", publishers all-to-all"
 	}
-	fmt.Fprintf(w, "sfu-load summary: %d channel(s) x (%d publisher(s) -> %d subscriber(s)%s), video %d kbps VP8 @%d fps, audio %v, srtp %s, gro=%v\n",
-		s.Channels, s.PublishersPerChannel, s.SubscribersPerChannel, meet, s.VideoKbps, s.FPS, s.Audio, s.SRTPProfile, s.GRO)
+	fmt.Fprintf(w, "sfu-load summary: %d channel(s) x (%d publisher(s) -> %d subscriber(s)%s), video %d kbps VP8 @%d fps, audio %v, srtp %s, gro=%v, feedback=%v\n",
+		s.Channels, s.PublishersPerChannel, s.SubscribersPerChannel, meet, s.VideoKbps, s.FPS, s.Audio, s.SRTPProfile, s.GRO, s.Feedback)
 	fmt.Fprintf(w, "  window          %.1f s after %.1f s warm-up, %d streams (%d silent)\n", s.WindowSeconds, s.WarmupSeconds, s.Streams, s.SilentStreams)
 	fmt.Fprintf(w, "  sent            %d video + %d audio packets; offered %.0f pkt/s to forward\n", s.SentVideo, s.SentAudio, s.OfferedPerSecond)
 	fmt.Fprintf(w, "  forwarded       %d packets, %.0f pkt/s\n", s.Forwarded, s.ForwardedPerSecond)

@@ -44,10 +44,16 @@ func VideoNames() []string {
 }
 
 // VideoFeedback is the RTCP feedback offered for video: REMB (the
-// engine tells publishers their bit rate), NACK, PLI and FIR.
+// engine tells publishers their bit rate; subscribers may tell the engine
+// theirs), transport-cc (subscribers report each packet's arrival, where
+// the transport-cc header extension is negotiated), NACK, PLI and FIR.
 var VideoFeedback = []webrtc.RTCPFeedback{
-	{Type: "goog-remb"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
+	{Type: "goog-remb"}, {Type: "transport-cc"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
 }
+
+// AudioFeedback is the RTCP feedback offered for audio: transport-cc, so
+// that audio counts in a subscriber's downlink estimate too.
+var AudioFeedback = []webrtc.RTCPFeedback{{Type: "transport-cc"}}
 
 // VideoByName finds a video codec by its Sora name.
 func VideoByName(name string) (Spec, bool) {
@@ -80,6 +86,7 @@ func (s Spec) Params(kind webrtc.RTPCodecType) webrtc.RTPCodecParameters {
 	}
 	if kind == webrtc.RTPCodecTypeAudio {
 		p.ClockRate, p.Channels = 48000, 2
+		p.RTCPFeedback = AudioFeedback
 	} else {
 		p.RTCPFeedback = VideoFeedback
 	}
@@ -137,6 +144,23 @@ func Register(m *webrtc.MediaEngine, videoNames []string) error {
 	}
 	for _, e := range exts {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
+			return err
+		}
+	}
+	// Transport-wide sequence numbers only where the engine sends: it
+	// estimates subscribers' downlinks from their feedback, and sends no
+	// feedback to publishers (which would otherwise hold their send-side
+	// estimate at its start value).
+	return RegisterTransportCC(m, webrtc.RTPTransceiverDirectionSendonly)
+}
+
+// RegisterTransportCC registers the transport-cc header extension for
+// audio and video on transceivers of the given direction: sendonly for
+// the engine (it numbers what it sends to subscribers), recvonly for a
+// subscribing client.
+func RegisterTransportCC(m *webrtc.MediaEngine, dir webrtc.RTPTransceiverDirection) error {
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind, dir); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,192 @@
+package bwe
+
+import (
+	"testing"
+	"time"
+)
+
+// link is a simulated bottleneck: a FIFO drained at capacity bits per
+// second (0: unlimited), tail-dropping what would queue over maxQueue.
+type link struct {
+	capacity  int
+	prop      time.Duration
+	maxQueue  time.Duration
+	busyUntil time.Duration
+}
+
+func (l *link) send(at time.Duration, size int) (time.Duration, bool) {
+	if l.capacity == 0 {
+		return at + l.prop, true
+	}
+	start := max(at, l.busyUntil)
+	if start-at > l.maxQueue {
+		return 0, false
+	}
+	l.busyUntil = start + time.Duration(size*8)*time.Second/time.Duration(l.capacity)
+	return l.busyUntil + l.prop, true
+}
+
+// sim sends media at min(estimate, demand) over a link, 1200-byte
+// packets, and feeds the estimator transport-cc feedback every 100 ms.
+type sim struct {
+	t       *testing.T
+	e       *Estimator
+	link    *link
+	demand  int
+	now     time.Duration
+	base    time.Time
+	credit  float64
+	pending []Packet
+	sent    int
+	lost    int
+}
+
+func newSim(t *testing.T, l *link, demand int) *sim {
+	s := &sim{t: t, link: l, demand: demand, base: time.Unix(1_000_000, 0)}
+	s.e = New(Config{Now: func() time.Time { return s.base.Add(s.now) }})
+	return s
+}
+
+const tick = 5 * time.Millisecond
+
+// run advances the simulation by d and returns the lowest and highest
+// estimate seen meanwhile.
+func (s *sim) run(d time.Duration) (lo, hi int) {
+	lo = 1 << 62
+	for end := s.now + d; s.now < end; s.now += tick {
+		rate := min(s.e.Estimate(), s.demand)
+		s.credit += float64(rate) * tick.Seconds() / 8
+		for ; s.credit >= 1200; s.credit -= 1200 {
+			at, ok := s.link.send(s.now, 1200)
+			s.pending = append(s.pending, Packet{SentAt: s.now, Size: 1200, Received: ok, ArrivedAt: at})
+			s.sent++
+			if !ok {
+				s.lost++
+			}
+		}
+		if s.now%(100*time.Millisecond) == 0 {
+			s.feedback()
+		}
+		est := s.e.Estimate()
+		lo, hi = min(lo, est), max(hi, est)
+	}
+	return lo, hi
+}
+
+// feedback reports the packets that have arrived, or were lost, by now.
+func (s *sim) feedback() {
+	n := 0
+	for n < len(s.pending) && (!s.pending[n].Received || s.pending[n].ArrivedAt <= s.now) {
+		n++
+	}
+	if n > 0 {
+		s.e.OnFeedback(s.pending[:n])
+		s.pending = append(s.pending[:0], s.pending[n:]...)
+	}
+}
+
+func (s *sim) lossSince(sent, lost int) float64 {
+	if s.sent == sent {
+		return 0
+	}
+	return float64(s.lost-lost) / float64(s.sent-sent)
+}
+
+// TestSettlesOnBottleneck: a subscriber behind 500 kbps, sent what the
+// estimate allows of 2 Mbps, settles near 500 kbps with little loss.
+func TestSettlesOnBottleneck(t *testing.T) {
+	s := newSim(t, &link{capacity: 500_000, prop: 20 * time.Millisecond, maxQueue: 300 * time.Millisecond}, 2_000_000)
+	s.run(15 * time.Second)
+	sent, lost := s.sent, s.lost
+	lo, hi := s.run(10 * time.Second)
+	loss := s.lossSince(sent, lost)
+	t.Logf("last 10 s: estimate %d..%d bps, loss %.2f%%", lo, hi, 100*loss)
+	if lo < 250_000 || hi > 700_000 {
+		t.Errorf("estimate %d..%d bps behind a 500 kbps link, want within 250..700 kbps", lo, hi)
+	}
+	if loss > 0.02 {
+		t.Errorf("loss %.2f%% once settled, want under 2%%", 100*loss)
+	}
+}
+
+// TestUnlimitedReachesDemand: without a bottleneck the estimate grows
+// past what the subscriber's tracks need, so the top layers are kept.
+func TestUnlimitedReachesDemand(t *testing.T) {
+	s := newSim(t, &link{prop: 20 * time.Millisecond}, 1_800_000)
+	s.run(20 * time.Second)
+	if lo, _ := s.run(5 * time.Second); lo < 1_800_000 {
+		t.Errorf("estimate fell to %d bps on an unlimited link, want at least the 1.8 Mbps demand", lo)
+	}
+}
+
+// TestDownlinkDrop: the link falls from 5 Mbps to 500 kbps; the estimate
+// follows within a few seconds of simulated time.
+func TestDownlinkDrop(t *testing.T) {
+	l := &link{capacity: 5_000_000, prop: 20 * time.Millisecond, maxQueue: 300 * time.Millisecond}
+	s := newSim(t, l, 2_000_000)
+	s.run(20 * time.Second)
+	if est := s.e.Estimate(); est < 2_000_000 {
+		t.Fatalf("before the drop: estimate %d, want at least the 2 Mbps demand", est)
+	}
+	l.capacity = 500_000
+	var settled time.Duration
+	for settled = 0; settled < 10*time.Second; settled += 100 * time.Millisecond {
+		s.run(100 * time.Millisecond)
+		if s.e.Estimate() <= 600_000 {
+			break
+		}
+	}
+	t.Logf("estimate at or under 600 kbps %v after the drop", settled)
+	if settled >= 3*time.Second {
+		t.Errorf("estimate still %d bps %v after the drop to 500 kbps", s.e.Estimate(), settled)
+	}
+}
+
+func TestREMB(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	e := New(Config{Now: func() time.Time { return now }})
+	if got := e.Estimate(); got != DefaultInitial {
+		t.Fatalf("initial estimate %d, want %d", got, DefaultInitial)
+	}
+	// REMB only: it is the estimate.
+	e.OnREMB(3_000_000)
+	if got := e.Estimate(); got != 3_000_000 {
+		t.Errorf("REMB only: estimate %d, want 3000000", got)
+	}
+	// With transport-cc the REMB caps it.
+	e.OnFeedback([]Packet{{SentAt: 0, Size: 1200, Received: true, ArrivedAt: 10 * time.Millisecond}})
+	e.OnREMB(400_000)
+	if got := e.Estimate(); got != 400_000 {
+		t.Errorf("REMB under the transport-cc estimate: %d, want 400000", got)
+	}
+	// A stale REMB no longer counts.
+	now = now.Add(rembFresh)
+	if got := e.Estimate(); got != DefaultInitial {
+		t.Errorf("stale REMB: estimate %d, want the transport-cc one, %d", got, DefaultInitial)
+	}
+	// Bounds.
+	e.OnREMB(1)
+	if q, _ := e.Signals(); e.Estimate() != DefaultMin || q != 0 {
+		t.Errorf("REMB of 1 bps: estimate %d, want the minimum %d", e.Estimate(), DefaultMin)
+	}
+}
+
+// TestLossCutsEstimate: a fifth of the packets lost brings the estimate
+// down even without queuing.
+func TestLossCutsEstimate(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	e := New(Config{Now: func() time.Time { return now }})
+	var at time.Duration
+	for range 20 {
+		now = now.Add(100 * time.Millisecond)
+		pkts := make([]Packet, 10)
+		for i := range pkts {
+			at += 10 * time.Millisecond
+			pkts[i] = Packet{SentAt: at, Size: 1200, Received: i%5 != 0, ArrivedAt: at + 20*time.Millisecond}
+		}
+		e.OnFeedback(pkts)
+	}
+	if _, loss := e.Signals(); loss != 0.2 || e.Estimate() >= DefaultInitial/2 {
+		t.Errorf("20%% loss: loss signal %.2f, estimate %d, want 0.20 and under %d", loss, e.Estimate(), DefaultInitial/2)
+	}
+}
