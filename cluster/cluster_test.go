@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -257,9 +258,13 @@ func testOwnerCrashChannelMovesOn(t *testing.T, newCluster clusterStarter) {
 	a.nats.Shutdown()
 	died := time.Now()
 
-	// Connects for the channel fail while A's claim lives, then B takes it.
+	// Connects for the channel fail while A's claim lives, then B takes it
+	// over: within the TTL of A's last heartbeat, which came before its
+	// death (a second more for the polling and the connect itself).
+	within, cancel := context.WithTimeout(ctx, testTTL+time.Second)
+	defer cancel()
 	var served string
-	sfutest.Eventually(t, ctx, "channel recreated on a surviving node", func() bool {
+	sfutest.Eventually(t, within, "channel recreated on a surviving node within the TTL", func() bool {
 		ws, url, err := rawConnect(ctx, b.sigURL, "phoenix")
 		if err != nil {
 			return false

@@ -256,10 +256,17 @@ func (n *Node) liveNodes(ctx context.Context) ([]nodeRecord, error) {
 }
 
 // node reads one node's record; jetstream.ErrKeyNotFound when it is gone.
+// A record not rewritten for a TTL counts as gone: the node missed three
+// heartbeats. JetStream removes an expired key only some time after its
+// age passes the TTL (seconds late at times), and a channel of a dead
+// node should move on at the TTL.
 func (n *Node) node(ctx context.Context, name string) (nodeRecord, error) {
 	e, err := n.nodes.Get(ctx, name)
 	if err != nil {
 		return nodeRecord{}, err
+	}
+	if time.Since(e.Created()) > n.cfg.TTL {
+		return nodeRecord{}, jetstream.ErrKeyNotFound
 	}
 	var rec nodeRecord
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
