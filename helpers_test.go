@@ -39,12 +39,7 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 // dial connects a client and closes it at the end of the test.
 func dial(t *testing.T, ctx context.Context, cfg client.Config) *client.Client {
 	t.Helper()
-	c, err := client.Dial(ctx, cfg)
-	if err != nil {
-		t.Fatalf("dial %s %s: %v", cfg.Role, cfg.ChannelID, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return sfutest.Dial(t, ctx, cfg)
 }
 
 var (

@@ -206,12 +206,7 @@ func (tn *testNode) connections(ch string) int {
 func (tn *testNode) dial(t *testing.T, ctx context.Context, cfg client.Config) *client.Client {
 	t.Helper()
 	cfg.URL = tn.sigURL
-	c, err := client.Dial(ctx, cfg)
-	if err != nil {
-		t.Fatalf("dial %s for %s: %v", tn.name, cfg.ChannelID, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return sfutest.Dial(t, ctx, cfg)
 }
 
 // rawConnect opens a signaling WebSocket at url, sends a recvonly

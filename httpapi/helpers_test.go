@@ -160,12 +160,7 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 func (e *env) dial(t *testing.T, ctx context.Context, cfg client.Config) *client.Client {
 	t.Helper()
 	cfg.URL = e.sigURL
-	c, err := client.Dial(ctx, cfg)
-	if err != nil {
-		t.Fatalf("dial %s %s: %v", cfg.Role, cfg.ChannelID, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return sfutest.Dial(t, ctx, cfg)
 }
 
 // publisher writes VP8 and Opus packets until stopped.

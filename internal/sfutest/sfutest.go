@@ -14,6 +14,7 @@ import (
 	"time"
 
 	sfu "github.com/gosfu/sfu"
+	"github.com/gosfu/sfu/client"
 	"github.com/gosfu/sfu/signaling"
 )
 
@@ -73,4 +74,15 @@ func Eventually(t testing.TB, ctx context.Context, what string, cond func() bool
 		case <-tick.C:
 		}
 	}
+}
+
+// Dial connects a client with cfg and closes it when the test ends.
+func Dial(t testing.TB, ctx context.Context, cfg client.Config) *client.Client {
+	t.Helper()
+	c, err := client.Dial(ctx, cfg)
+	if err != nil {
+		t.Fatalf("dial %s %s at %s: %v", cfg.Role, cfg.ChannelID, cfg.URL, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
