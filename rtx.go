@@ -28,10 +28,12 @@ func (r *repairStream) learn() {
 	if r.in == nil {
 		return
 	}
-	rtx := uint32(r.track.RtxSSRC())
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if rtx != 0 && r.added == 0 {
+	if r.added != 0 {
+		return // learnt once; the RTX stream keeps its SSRC
+	}
+	if rtx := uint32(r.track.RtxSSRC()); rtx != 0 {
 		r.in.AddRepair(rtx, r.ssrc, r.src)
 		r.added = rtx
 	}

@@ -125,7 +125,7 @@ func FuzzRTX(f *testing.F) {
 		}
 		var in rtp.Packet
 		inErr := in.Unmarshal(bytes.Clone(pkt))
-		out := unwrapRTX(bytes.Clone(pkt), &h, 0xabc, 96)
+		out := unwrapRTX(bytes.Clone(pkt), 0xabc, 96)
 		if out == nil {
 			return
 		}

@@ -312,7 +312,7 @@ func (in *Ingress) open(p []byte) int {
 	}
 	src := st.src
 	if st.repairs != 0 {
-		plain = unwrapRTX(plain, &in.hdr, st.repairs, src.cfg.Codec.PayloadType)
+		plain = unwrapRTX(plain, st.repairs, src.cfg.Codec.PayloadType)
 	}
 	in.mu.Unlock()
 	if plain != nil {
@@ -321,18 +321,18 @@ func (in *Ingress) open(p []byte) int {
 	return opened
 }
 
-// unwrapRTX turns RTX packet p (header h) in place into the packet it
+// unwrapRTX turns RTX packet p in place into the packet it
 // carries (RFC 4588 section 4): the original sequence number from the
 // payload's first two bytes, the media stream's SSRC and payload type.
 // It returns nil for an RTX packet without one (padding sent to probe
 // bandwidth).
-func unwrapRTX(p []byte, h *rtp.Header, ssrc uint32, pt webrtc.PayloadType) []byte {
+func unwrapRTX(p []byte, ssrc uint32, pt webrtc.PayloadType) []byte {
 	hl := rtpHeaderLen(p)
 	if hl < 0 {
 		return nil
 	}
 	end := len(p)
-	if h.Padding {
+	if p[0]&0x20 != 0 { // padding
 		if end == hl {
 			return nil
 		}

@@ -48,12 +48,12 @@ func newNACKTracker(retry time.Duration) *nackTracker {
 	return &nackTracker{retry: int64(retry), sns: make([]uint16, 0, maxMissing)}
 }
 
-// push records the arrival of sn at now. It reports whether sn filled a
-// gap (a retransmission or a reordered packet that was asked for).
-func (t *nackTracker) push(sn uint16, now int64) (recovered bool) {
+// push records the arrival of sn at now: a gap is noted, a packet that
+// fills one (a retransmission, or reordered) is no longer waited for.
+func (t *nackTracker) push(sn uint16, now int64) {
 	if !t.started {
 		t.started, t.highest = true, sn
-		return false
+		return
 	}
 	d := int16(sn - t.highest)
 	switch {
@@ -67,9 +67,8 @@ func (t *nackTracker) push(sn uint16, now int64) (recovered bool) {
 	case d > 1:
 		t.n, t.due, t.highest = 0, 0, sn // the stream started over
 	case t.n > 0:
-		return t.remove(sn)
+		t.remove(sn)
 	}
-	return false
 }
 
 func (t *nackTracker) add(sn uint16, now int64) {
@@ -83,14 +82,13 @@ func (t *nackTracker) add(sn uint16, now int64) {
 	}
 }
 
-func (t *nackTracker) remove(sn uint16) bool {
+func (t *nackTracker) remove(sn uint16) {
 	for i := 0; i < t.n; i++ {
 		if t.missing[i].sn == sn {
 			t.evict(i)
-			return true
+			return
 		}
 	}
-	return false
 }
 
 // evict drops entry i, keeping the rest in arrival order.

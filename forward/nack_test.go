@@ -10,10 +10,9 @@ func TestNACKTracker(t *testing.T) {
 	const retry = int64(40 * time.Millisecond)
 	ms := func(n int64) int64 { return 1_000_000_000 + n*int64(time.Millisecond) }
 	type step struct {
-		sn        uint16
-		at        int64
-		recovered bool
-		want      []uint16 // asked for at this packet
+		sn   uint16
+		at   int64
+		want []uint16 // asked for at this packet
 	}
 	for _, tc := range []struct {
 		name  string
@@ -23,7 +22,7 @@ func TestNACKTracker(t *testing.T) {
 		{"gap asked for at once", []step{{sn: 10, at: ms(0)}, {sn: 13, at: ms(1), want: []uint16{11, 12}}}},
 		{"arrival ends the asking", []step{
 			{sn: 10, at: ms(0)}, {sn: 12, at: ms(1), want: []uint16{11}},
-			{sn: 11, at: ms(2), recovered: true}, {sn: 13, at: ms(100)},
+			{sn: 11, at: ms(2)}, {sn: 13, at: ms(100)},
 		}},
 		{"retried after the interval, then given up", []step{
 			{sn: 65534, at: ms(0)}, {sn: 1, at: ms(1), want: []uint16{65535, 0}}, // across the wrap
@@ -31,17 +30,17 @@ func TestNACKTracker(t *testing.T) {
 			{sn: 4, at: ms(81), want: []uint16{65535, 0}}, {sn: 5, at: ms(121), want: []uint16{65535, 0}},
 			{sn: 6, at: ms(161)}, {sn: 7, at: ms(500)},
 		}},
-		{"duplicate and old packets are no recovery", []step{{sn: 10, at: ms(0)}, {sn: 10, at: ms(1)}, {sn: 9, at: ms(2)}}},
+		{"duplicate and old packets ask for nothing", []step{{sn: 10, at: ms(0)}, {sn: 10, at: ms(1)}, {sn: 9, at: ms(2)}}},
 		{"a jump past maxGap is a new start", []step{{sn: 10, at: ms(0)}, {sn: 10 + maxGap + 1, at: ms(1)}, {sn: 12 + maxGap, at: ms(2)}}},
 		{"only the newest maxMissing are kept", []step{{sn: 0, at: ms(0)}, {sn: maxMissing + 11, at: ms(1), want: seq(11, maxMissing)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := newNACKTracker(time.Duration(retry))
 			for i, s := range tc.steps {
-				rec := tr.push(s.sn, s.at)
+				tr.push(s.sn, s.at)
 				got := tr.collect(s.at)
-				if rec != s.recovered || !slices.Equal(got, s.want) || (got == nil) != (s.want == nil) {
-					t.Fatalf("step %d (sn %d): recovered %v, asked %v; want %v, %v", i, s.sn, rec, got, s.recovered, s.want)
+				if !slices.Equal(got, s.want) || (got == nil) != (s.want == nil) {
+					t.Fatalf("step %d (sn %d): asked for %v, want %v", i, s.sn, got, s.want)
 				}
 			}
 		})

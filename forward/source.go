@@ -143,8 +143,6 @@ type Source struct {
 	packets    atomic.Uint64
 	bytes      atomic.Uint64
 	keys       atomic.Uint64
-	nacked     atomic.Uint64 // sequence numbers asked for again
-	recovered  atomic.Uint64 // of those, arrived
 
 	sinks   sinks      // consumers other than down-tracks (sink.go)
 	sinkPkt SinkPacket // handed to them, under inMu
@@ -204,12 +202,6 @@ func (s *Source) Bytes() uint64 { return s.bytes.Load() }
 
 // KeyFrames returns the number of key frames seen so far.
 func (s *Source) KeyFrames() uint64 { return s.keys.Load() }
-
-// NACKs returns how many packets the publisher was asked for again
-// (counting each request) and how many of the missing packets arrived.
-func (s *Source) NACKs() (requested, recovered uint64) {
-	return s.nacked.Load(), s.recovered.Load()
-}
 
 // Run reads from r until it fails, forwarding every packet. It returns nil
 // when r reached its end (the publisher left).
@@ -308,11 +300,8 @@ func (s *Source) writePacket(pkt []byte) {
 
 // trackLoss notes sn's arrival and sends the NACKs that are due.
 func (s *Source) trackLoss(sn uint16, at int64) {
-	if s.nack.push(sn, at) {
-		s.recovered.Add(1)
-	}
+	s.nack.push(sn, at)
 	if sns := s.nack.collect(at); sns != nil {
-		s.nacked.Add(uint64(len(sns)))
 		s.cfg.RequestRetransmit(nackPairs(sns))
 	}
 }

@@ -94,7 +94,7 @@ func (f *FaultyConn) gate() {
 // drop reports whether an outgoing packet b is to be dropped.
 func (f *FaultyConn) drop(b []byte) bool {
 	d := f.cut.Load()
-	if !d && len(b) > 1 && b[0] >= 128 && b[0] <= 191 && (b[1] < 192 || b[1] > 223) { // RTP or RTCP (RFC 7983)
+	if !d && len(b) > 0 && b[0] >= 128 && b[0] <= 191 { // RTP or RTCP (RFC 7983)
 		ppm := f.lossPPM.Load()
 		d = ppm > 0 && rand.Uint32N(1e6) < ppm
 	}
