@@ -19,6 +19,7 @@ type binding struct {
 	ssrc        uint32
 	payloadType uint8
 	writer      webrtc.TrackLocalWriter
+	egress      *egressWriter // writer, when the engine's egress seals
 }
 
 // segment maps one continuous run of forwarded packets: down-track
@@ -151,15 +152,12 @@ func (d *DownTrack) Retransmits() uint64 {
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if sameCodec(c.RTPCodecCapability, d.codec.RTPCodecCapability) {
-			var w webrtc.TrackLocalWriter = ctx.WriteStream()
+			b := &binding{ssrc: uint32(ctx.SSRC()), payloadType: uint8(c.PayloadType), writer: ctx.WriteStream()}
 			if d.egress != nil {
-				w = d.egress.writer(w, transportCCID(ctx.HeaderExtensions()))
+				b.egress = d.egress.writer(b.writer, transportCCID(ctx.HeaderExtensions()))
+				b.writer = b.egress
 			}
-			d.bound.Store(&binding{
-				ssrc:        uint32(ctx.SSRC()),
-				payloadType: uint8(c.PayloadType),
-				writer:      w,
-			})
+			d.bound.Store(b)
 			// A new subscriber needs a key frame to start decoding.
 			d.RequestKeyFrame()
 			return c, nil
@@ -302,7 +300,17 @@ func (d *DownTrack) writeRTP(src *Source, p *packet) {
 	h.SSRC = b.ssrc
 	// Header extension ids are per PeerConnection, so the publisher's do
 	// not apply; CSRCs are not forwarded either.
-	if n, err := b.writer.WriteRTP(h, p.payload); err == nil && n > 0 {
+	if b.egress != nil {
+		// The packet's arrival is its send time for transport-cc, to
+		// within the fan-out: one clock read per packet, not one per
+		// subscriber. Writes without it (NACK answers) read the clock.
+		b.egress.at = p.at
+	}
+	n, err := b.writer.WriteRTP(h, p.payload)
+	if b.egress != nil {
+		b.egress.at = 0
+	}
+	if err == nil && n > 0 {
 		d.packets++
 		d.octets += uint64(len(p.payload) - p.padding)
 	} else if d.packets == 0 {

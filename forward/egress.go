@@ -244,6 +244,9 @@ type egressWriter struct {
 	egress         *Egress
 	pion           webrtc.TrackLocalWriter
 	stamp          *stamper // nil: transport-cc not negotiated
+	// at is the arrival (monoNow) of the packet being written, set by
+	// the down-track around its write under its lock; 0: read the clock.
+	at int64
 }
 
 // egressBufSize fits a payload of MaxPacketSize behind the down-track's
@@ -260,7 +263,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 			return 0, nil // undecided: pion's SRTP is not ready either (see Egress)
 		case st.pion:
 			if w.stamp != nil {
-				h = w.stamp.stamp(h, len(payload)+sealOverhead)
+				h = w.stamp.stamp(h, len(payload)+sealOverhead, w.at)
 			}
 			return w.pion.WriteRTP(h, payload)
 		}
@@ -269,7 +272,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		}
 	}
 	if w.stamp != nil {
-		h = w.stamp.stamp(h, len(payload)+sealOverhead)
+		h = w.stamp.stamp(h, len(payload)+sealOverhead, w.at)
 	}
 	n, err := w.send(h, payload)
 	if err != nil {

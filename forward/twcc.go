@@ -44,10 +44,13 @@ type transportSeq struct {
 const sentRing = 1024
 
 // take returns the next transport-wide sequence number and records the
-// packet's size and send time under it.
-func (s *transportSeq) take(size int) uint16 {
+// packet's size and send time (monoNow nanoseconds; 0: now) under it.
+func (s *transportSeq) take(size int, at int64) uint16 {
 	n := uint16(s.next.Add(1) - 1)
-	us := uint32(monoNow() / 1000)
+	if at == 0 {
+		at = monoNow()
+	}
+	us := uint32(at / 1000)
 	s.sent[n%sentRing].Store(uint64(n)<<48 | uint64(min(size, 0xffff))<<32 | uint64(us))
 	return n
 }
@@ -87,8 +90,8 @@ func newStamper(id uint8, seq *transportSeq) *stamper {
 // stamp returns h with the next transport-wide sequence number. A header
 // with CSRCs or extensions of its own (not the down-tracks') is numbered
 // in place.
-func (s *stamper) stamp(h *rtp.Header, size int) *rtp.Header {
-	binary.BigEndian.PutUint16(s.buf[:], s.seq.take(size))
+func (s *stamper) stamp(h *rtp.Header, size int, at int64) *rtp.Header {
+	binary.BigEndian.PutUint16(s.buf[:], s.seq.take(size, at))
 	if len(h.CSRC) != 0 || h.Extension {
 		_ = h.SetExtension(s.id, s.buf[:])
 		return h
