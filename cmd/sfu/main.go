@@ -54,6 +54,7 @@ type config struct {
 	loopback   bool
 	batchSends bool
 	pionSRTP   bool
+	bwAlloc    bool
 	logLevel   string
 	logFormat  string
 	iceServers string
@@ -103,6 +104,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.publicIP, "public-ip", env("SFU_PUBLIC_IP", ""), "public IP to announce when behind 1:1 NAT (SFU_PUBLIC_IP)")
 	fs.BoolVar(&c.loopback, "loopback-candidates", envBool("SFU_LOOPBACK_CANDIDATES", true), "also gather loopback ICE candidates (SFU_LOOPBACK_CANDIDATES)")
 	fs.BoolVar(&c.batchSends, "batch-sends", envBool("SFU_BATCH_SENDS", true), "batch UDP sends with sendmmsg(2) and UDP GSO, Linux only (SFU_BATCH_SENDS)")
+	fs.BoolVar(&c.bwAlloc, "bandwidth-allocation", envBool("SFU_BANDWIDTH_ALLOCATION", false), "choose each subscriber's simulcast layers within its estimated downlink, probing before stepping up (SFU_BANDWIDTH_ALLOCATION)")
 	fs.BoolVar(&c.pionSRTP, "pion-srtp", envBool("SFU_PION_SRTP", false), "leave SRTP to pion instead of the engine's own egress and ingress (SFU_PION_SRTP)")
 	fs.StringVar(&c.logLevel, "log-level", env("SFU_LOG_LEVEL", "info"), "debug, info, warn or error (SFU_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("SFU_LOG_FORMAT", "text"), "text or json, one object per line (SFU_LOG_FORMAT)")
@@ -184,12 +186,13 @@ func runWith(args []string, logOut io.Writer, ready chan<- net.Addr) error {
 // listening.
 func serve(ctx context.Context, c config, log *slog.Logger, ready chan<- net.Addr) error {
 	opts := sfu.Options{
-		Logger:          log,
-		UDPAddr:         net.JoinHostPort("", strconv.Itoa(c.udpPort)),
-		IncludeLoopback: c.loopback,
-		BatchSends:      c.batchSends,
-		PionSRTP:        c.pionSRTP,
-		DataChannels:    c.dataChannels,
+		Logger:              log,
+		UDPAddr:             net.JoinHostPort("", strconv.Itoa(c.udpPort)),
+		IncludeLoopback:     c.loopback,
+		BatchSends:          c.batchSends,
+		PionSRTP:            c.pionSRTP,
+		BandwidthAllocation: c.bwAlloc,
+		DataChannels:        c.dataChannels,
 	}
 	if c.publicIP != "" {
 		opts.PublicIPs = []string{c.publicIP}
