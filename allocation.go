@@ -11,10 +11,51 @@ import (
 	"github.com/gosfu/sfu/simulcast"
 )
 
+// With Options.BandwidthAllocation the run loop re-allocates every
+// allocationInterval, and while the allocator probes it sends probe
+// traffic every probeInterval.
+const (
+	allocationInterval = 100 * time.Millisecond
+	probeInterval      = 10 * time.Millisecond
+)
+
+// SwitchedNotify is a simulcast.switched notify: bandwidth allocation
+// changed the layer a receiver gets from one sender, or paused the
+// sender's video to it (current_rid "none") because its downlink cannot
+// carry even the lowest layer, or resumed it.
+type SwitchedNotify struct {
+	EventType          string `json:"event_type"` // "simulcast.switched"
+	Timestamp          string `json:"timestamp"`
+	SenderConnectionID string `json:"sender_connection_id"`
+	// Trigger is "receiver": the receiver's downlink estimate drove it.
+	Trigger string `json:"trigger"`
+	// RequestRID is what the receiver allows: "r0" to "r2" (its
+	// RequestRtpStream or connect-time choice) or "auto".
+	RequestRID string `json:"request_rid"`
+	// CurrentRID and PreviousRID are the layers forwarded after and
+	// before: "r0" to "r2", "none" while paused, "" for video without
+	// simulcast.
+	CurrentRID  string `json:"current_rid"`
+	PreviousRID string `json:"previous_rid"`
+}
+
+// allocation is a connection's bandwidth allocation state, owned by its
+// run goroutine.
+type allocation struct {
+	alloc *allocate.Allocator
+	// probe is the padding bitrate the allocator wants; credit the bytes
+	// due and not yet sent, probedAt when it was last topped up.
+	probe    int
+	credit   float64
+	probedAt time.Time
+}
+
 // allocatedLayers returns, with Options.BandwidthAllocation and once the
 // connection has a downlink estimate, the layer each simulcast
-// subscription should get within that estimate; nil otherwise. Runs in
-// the run goroutine (it owns c.subs and c.alloc).
+// subscription should get within that estimate; nil otherwise. It also
+// pauses and resumes video that does not fit (telling the receiver) and
+// records how much probing the allocator wants. Runs in the run
+// goroutine (it owns c.subs and c.alloc).
 func (c *Connection) allocatedLayers() map[*publication]simulcast.Layer {
 	if !c.engine.opts.BandwidthAllocation {
 		return nil
@@ -23,8 +64,8 @@ func (c *Connection) allocatedLayers() map[*publication]simulcast.Layer {
 	if d.Source == "" {
 		return nil
 	}
-	if c.alloc == nil {
-		c.alloc = allocate.New(allocate.Config{})
+	if c.alloc.alloc == nil {
+		c.alloc.alloc = allocate.New(allocate.Config{})
 	}
 	pubs := make([]*publication, 0, len(c.subs))
 	for pub := range c.subs {
@@ -37,26 +78,118 @@ func (c *Connection) allocatedLayers() map[*publication]simulcast.Layer {
 	now := time.Now()
 	tracks := make([]allocate.Track, len(pubs))
 	for i, pub := range pubs {
-		tr := allocate.Track{ID: pub.owner.id + "/" + pub.kind.String(), Audio: pub.kind == webrtc.RTPCodecTypeAudio}
-		for l, r := range pub.bitrates(now) {
-			tr.Bitrates[l] = r
-		}
-		if pub.isSimulcast() {
-			tr.Max = allocate.Layer(c.requestedLayer(pub.owner))
-		}
-		p := c.policy(pub.owner.id)
-		if p.RID() != "" || p.Focused() {
-			tr.Priority = 1 // explicitly requested, or in spotlight focus
-		}
-		tracks[i] = tr
+		tracks[i] = c.allocTrack(pub, now)
 	}
-	res := c.alloc.Update(d.Bitrate, tracks)
+	res := c.alloc.alloc.Update(d.Bitrate, tracks)
+	c.setProbe(res.ProbeBitrate, now)
 	out := make(map[*publication]simulcast.Layer, len(pubs))
 	for i, pub := range pubs {
-		if pub.isSimulcast() {
-			// Pausing is not wired yet: a video that does not fit gets r0.
-			out[pub] = simulcast.Layer(max(res.Layers[i], 0))
+		if tracks[i].Audio {
+			continue
+		}
+		l := res.Layers[i]
+		c.policy(pub.owner.id).SetSqueezed(l == allocate.Paused)
+		if l != allocate.Paused && pub.isSimulcast() {
+			out[pub] = simulcast.Layer(l)
 		}
 	}
+	c.notifyPauses(pubs, tracks, res)
 	return out
+}
+
+// allocTrack describes pub's subscription to the allocator.
+func (c *Connection) allocTrack(pub *publication, now time.Time) allocate.Track {
+	p := c.policy(pub.owner.id)
+	tr := allocate.Track{ID: pub.owner.id + "/" + pub.kind.String(), Audio: pub.kind == webrtc.RTPCodecTypeAudio}
+	if !p.Flows(pub.kind) {
+		tr.Max = allocate.Paused // stopped for another reason: costs nothing
+		return tr
+	}
+	for l, r := range pub.bitrates(now) {
+		tr.Bitrates[l] = r
+	}
+	if pub.isSimulcast() {
+		tr.Max = allocate.Layer(c.requestedLayer(pub.owner))
+		if p.RID() == "auto" {
+			tr.Max = allocate.MaxLayers - 1
+		}
+	}
+	if _, err := simulcast.ParseRID(p.RID()); err == nil || p.Focused() {
+		tr.Priority = 1 // explicitly requested, or in spotlight focus
+	}
+	return tr
+}
+
+// notifyPauses tells the receiver which senders' video the allocator
+// paused or resumed.
+func (c *Connection) notifyPauses(pubs []*publication, tracks []allocate.Track, res allocate.Result) {
+	changed := map[string]bool{}
+	for _, id := range res.Paused {
+		changed[id] = true
+	}
+	for _, id := range res.Resumed {
+		changed[id] = true
+	}
+	for i, pub := range pubs {
+		switch l := res.Layers[i]; {
+		case !changed[tracks[i].ID]:
+		case l == allocate.Paused:
+			c.notifySwitched(pub, c.subs[pub].target.RID(), "none")
+		default:
+			c.notifySwitched(pub, "none", layerRID(pub, l))
+		}
+	}
+}
+
+// layerRID names layer l of pub for a notify.
+func layerRID(pub *publication, l allocate.Layer) string {
+	if !pub.isSimulcast() {
+		return ""
+	}
+	return simulcast.Layer(l).RID()
+}
+
+// notifySwitched sends the receiver a simulcast.switched notify for pub.
+func (c *Connection) notifySwitched(pub *publication, previous, current string) {
+	req := c.policy(pub.owner.id).RID()
+	if req != "auto" {
+		req = c.requestedLayer(pub.owner).RID()
+	}
+	c.emit(Event{Kind: EventNotify, Switched: &SwitchedNotify{
+		EventType: "simulcast.switched", Timestamp: timestamp(time.Now()),
+		SenderConnectionID: pub.owner.id, Trigger: "receiver",
+		RequestRID: req, CurrentRID: current, PreviousRID: previous,
+	}})
+}
+
+// setProbe records the padding bitrate the allocator wants.
+func (c *Connection) setProbe(bps int, now time.Time) {
+	if bps > 0 && c.alloc.probe == 0 {
+		c.alloc.credit, c.alloc.probedAt = 0, now
+	}
+	c.alloc.probe = bps
+}
+
+// probing reports whether the run loop should send probe traffic.
+func (c *Connection) probing() bool { return c.alloc.probe > 0 }
+
+// sendProbe sends the probe traffic due since the last call, paced by the
+// run loop's probeInterval, as copies of recent video packets
+// (DownTrack.Probe). At most three intervals' worth goes at once, so a
+// late tick does not become a burst.
+func (c *Connection) sendProbe(now time.Time) {
+	a := &c.alloc
+	due := float64(a.probe) / 8 * now.Sub(a.probedAt).Seconds()
+	a.credit = min(a.credit+due, float64(a.probe)/8*(3*probeInterval).Seconds())
+	a.probedAt = now
+	for _, sub := range c.subs {
+		if a.credit < 1 {
+			return
+		}
+		if sub.dt.Kind() == webrtc.RTPCodecTypeVideo {
+			n := sub.dt.Probe(int(a.credit))
+			a.credit -= float64(n)
+			c.downlink.probed.Add(uint64(n))
+		}
+	}
 }

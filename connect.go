@@ -159,8 +159,13 @@ func (e *Engine) newConnection(req ConnectRequest) (*Connection, error) {
 		keys = &srtpkeys.Catcher{}
 		c.egress = forward.NewEgress(e.pion.out)
 	}
-	if e.pion.in != nil && c.role.Sends() {
+	if e.pion.in != nil {
+		// A publisher's RTP, and a subscriber's transport-cc feedback,
+		// are opened in the socket reader.
 		c.ingress = e.pion.in.NewIngress()
+		if c.role.Receives() && c.egress != nil {
+			c.ingress.SetFeedbackHandler(feedbackTap{c})
+		}
 	}
 	c.api = e.pion.api(keys)
 	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})

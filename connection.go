@@ -13,7 +13,6 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/gosfu/sfu/allocate"
 	"github.com/gosfu/sfu/forward"
 	"github.com/gosfu/sfu/internal/codec"
 	"github.com/gosfu/sfu/simulcast"
@@ -79,7 +78,7 @@ type Connection struct {
 	spot        connSpotlight
 
 	// Owned by the run goroutine (by Connect before run starts).
-	alloc *allocate.Allocator // with Options.BandwidthAllocation
+	alloc allocation // with Options.BandwidthAllocation; run goroutine only
 	slots []*slot
 	subs  map[*publication]*subscription
 }

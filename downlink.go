@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -23,13 +24,17 @@ type Downlink struct {
 	Bitrate int
 	// Source is "transport-cc", "remb", or "" before any feedback.
 	Source string
-	// QueuingDelay and Loss are the last transport-cc feedback's signals:
-	// mean delay above the lowest recently seen, and the share of the
-	// packets it reports lost.
+	// QueuingDelay and Loss are the transport-cc feedback's signals: the
+	// last one's mean delay above the lowest recently seen, and the share
+	// of the packets reported lost over the last second.
 	QueuingDelay time.Duration
 	Loss         float64
 	// TransportCCs and REMBs count the feedback taken.
 	TransportCCs, REMBs uint64
+	// ProbeBytes counts the probe traffic sent (with
+	// Options.BandwidthAllocation): copies of recent video packets that
+	// show whether the downlink carries a higher layer.
+	ProbeBytes uint64
 }
 
 // downlink is a connection's estimator, fed by its senders' RTCP readers.
@@ -38,6 +43,7 @@ type downlink struct {
 	est          *bwe.Estimator
 	pkts         []bwe.Packet // reused per feedback
 	twccs, rembs uint64
+	probed       atomic.Uint64 // bytes of probe traffic sent
 
 	// Unwrapping: sent times are 32-bit microseconds, the feedback's
 	// reference time 24 bits of 64 ms.
@@ -110,7 +116,7 @@ func (d *downlink) unwrapRef(ref uint32) int64 {
 func (d *downlink) snapshot() Downlink {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := Downlink{TransportCCs: d.twccs, REMBs: d.rembs}
+	out := Downlink{TransportCCs: d.twccs, REMBs: d.rembs, ProbeBytes: d.probed.Load()}
 	if d.est == nil {
 		return out
 	}
@@ -134,4 +140,13 @@ func (ch *Channel) ConnectionDownlink(ctx context.Context, connID string) (Downl
 	d := c.downlink.snapshot()
 	d.ChannelID, d.ConnectionID = ch.id, c.id
 	return d, nil
+}
+
+// feedbackTap takes the transport-cc feedback the connection's ingress
+// opens in the socket reader (forward.Ingress.SetFeedbackHandler).
+type feedbackTap struct{ c *Connection }
+
+func (t feedbackTap) TransportCC(fb *rtcp.TransportLayerCC) {
+	t.c.engine.stats.TransportCCReceived()
+	t.c.downlink.onTransportCC(fb, t.c.egress)
 }

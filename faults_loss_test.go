@@ -70,7 +70,7 @@ func TestPublisherLossRecoveredByNACK(t *testing.T) {
 	pub := newPublisher(t, "lossy")
 	video := &resender{track: pub.video}
 	dial(t, ctx, client.Config{URL: ts.url, ChannelID: "l", Role: "sendonly", VideoCodecType: "VP8",
-		Tracks: pub.tracks(), API: sfutest.FaultyAPI(t, udp, client.APIOptions{}),
+		Tracks: pub.tracks(), API: sfutest.ConnAPI(t, udp, client.APIOptions{}),
 		OnSenderRTCP: func(_ webrtc.TrackLocal, pkts []rtcp.Packet) {
 			for _, pk := range pkts {
 				if nk, ok := pk.(*rtcp.TransportLayerNack); ok {

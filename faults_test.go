@@ -100,7 +100,7 @@ func TestVanishedClientIsReaped(t *testing.T) {
 			udp, tcp := sfutest.ListenFaulty(t), &sfutest.FaultyTCP{}
 			pub := newPublisher(t, "gone")
 			p := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "v", Role: "sendonly", VideoCodecType: "VP8",
-				Tracks: pub.tracks(), API: sfutest.FaultyAPI(t, udp, client.APIOptions{}), HTTPClient: tcp.HTTPClient()})
+				Tracks: pub.tracks(), API: sfutest.ConnAPI(t, udp, client.APIOptions{}), HTTPClient: tcp.HTTPClient()})
 			pub.start(t, 10*time.Millisecond)
 			rt := newRouter()
 			watcher := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "v", Role: "recvonly", OnTrack: rt.onTrack})
@@ -227,7 +227,7 @@ func TestStalledSubscriberDoesNotDelayOthers(t *testing.T) {
 	udp := sfutest.ListenFaulty(t)
 	stalledLog := &latencies{}
 	stalled := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "s", Role: "recvonly", OnTrack: stalledLog.read(pr),
-		API: sfutest.FaultyAPI(t, udp, client.APIOptions{SettingEngine: func(s *webrtc.SettingEngine) {
+		API: sfutest.ConnAPI(t, udp, client.APIOptions{SettingEngine: func(s *webrtc.SettingEngine) {
 			s.SetICETimeouts(time.Second, 2*time.Second, 500*time.Millisecond)
 		}})})
 	sfutest.Eventually(t, ctx, "both subscribers receiving", func() bool { return healthy.count() > 250 && stalledLog.count() > 250 })

@@ -112,6 +112,15 @@ func (c *Connection) run() {
 	defer setup.Stop()
 	reports := time.NewTimer(untilAligned(time.Now(), rtcpReportInterval))
 	defer reports.Stop()
+	var allocTick, probeTick <-chan time.Time
+	if opts.BandwidthAllocation {
+		t := time.NewTicker(allocationInterval)
+		defer t.Stop()
+		allocTick = t.C
+	}
+	probe := time.NewTicker(probeInterval)
+	probe.Stop()
+	defer probe.Stop()
 	var answerDeadline, debounce <-chan time.Time
 	var dcOpen <-chan struct{}
 	var dcTimeout <-chan time.Time
@@ -145,6 +154,18 @@ func (c *Connection) run() {
 			c.updateLayers()
 		case <-c.relayer:
 			c.updateLayers()
+		case <-allocTick:
+			c.updateLayers()
+			switch {
+			case c.probing() && probeTick == nil:
+				probe.Reset(probeInterval)
+				probeTick = probe.C
+			case !c.probing() && probeTick != nil:
+				probe.Stop()
+				probeTick = nil
+			}
+		case now := <-probeTick:
+			c.sendProbe(now)
 		case <-ping.C:
 			ping.Reset(untilAligned(time.Now(), opts.PingInterval))
 			if time.Since(time.Unix(0, c.lastPong.Load())) > pongMissesBeforeClose*opts.PingInterval {
@@ -291,6 +312,8 @@ func (c *Connection) updateLayers() {
 		want := c.requestedLayer(pub.owner)
 		if l, ok := allocated[pub]; ok {
 			want = l
+		} else if allocated != nil {
+			continue // paused by the allocation: stays where it is
 		}
 		if target := pub.choose(want); target != nil && target != sub.target {
 			c.log.Debug("simulcast layer switch", "sender", pub.owner.id, "from", sub.target.RID(), "to", target.RID())
@@ -384,8 +407,10 @@ func (c *Connection) readSenderRTCP(sender *webrtc.RTPSender, dt *forward.DownTr
 				st.NACKReceived()
 				dt.HandleNACK(p)
 			case *rtcp.TransportLayerCC:
-				st.TransportCCReceived()
-				if c.egress != nil { // with PionSRTP nothing is numbered
+				// Once the ingress runs it takes the feedback itself
+				// (feedbackTap); with PionSRTP nothing is numbered.
+				if c.egress != nil && (c.ingress == nil || !c.ingress.Active()) {
+					st.TransportCCReceived()
 					c.downlink.onTransportCC(p, c.egress)
 				}
 			case *rtcp.ReceiverEstimatedMaximumBitrate:

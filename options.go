@@ -63,15 +63,18 @@ type Options struct {
 	// be had (the client took the DTLS server role) uses pion's paths
 	// anyway.
 	PionSRTP bool
-	// BandwidthAllocation makes each subscriber connection's simulcast
-	// layers follow its downlink estimate (see Channel.ConnectionDownlink)
-	// once it has one: audio first, then video by priority (explicitly
-	// requested and spotlight-focused streams first), each within the layer
-	// its receiver asked for, stepping down at once when the estimate falls
-	// and up at most once per 5 s. Off by default: the engine does not send
-	// probe padding yet, so a subscriber estimated from transport-cc alone
-	// climbs back only as far as the traffic it already receives shows;
-	// a video that does not fit even at r0 gets r0 (pausing is not wired).
+	// BandwidthAllocation makes each subscriber connection's video
+	// follow its downlink estimate (see Channel.ConnectionDownlink) once
+	// it has one: audio first, then video by priority (explicitly
+	// requested and spotlight-focused streams first), each simulcast
+	// stream at most at the layer its receiver allows (RequestRtpStream,
+	// or any for RequestSimulcastRid "auto"). It steps down at once when
+	// the estimate falls; it steps up one layer at a time, at most once
+	// every 5 s, and only after probing (copies of recent packets on the
+	// subscriber's RTX stream, paced) showed the downlink carries it. A
+	// video whose lowest layer does not fit for 2 s is paused, and the
+	// receiver told with a simulcast.switched notify. Off by default:
+	// without it every receiver gets the layer it asked for.
 	BandwidthAllocation bool
 	// InterfaceFilter, when set, keeps only the network interfaces for
 	// which it returns true.

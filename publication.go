@@ -128,8 +128,9 @@ func (p *publication) any() *forward.Source {
 const rateSample = 500 * time.Millisecond
 
 // bitrates returns the bitrate, in bits per second, at which each layer
-// (or the single source, at index 0) arrived over the last sample period;
-// 0 for a layer not arriving.
+// (or the single source, at index 0) arrived over the last sample period,
+// as it costs a subscriber's downlink (forward.WireOverhead per packet
+// included); 0 for a layer not arriving.
 func (p *publication) bitrates(now time.Time) [simulcast.Count]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -141,7 +142,7 @@ func (p *publication) bitrates(now time.Time) [simulcast.Count]int {
 		for l, s := range srcs {
 			var b uint64
 			if s != nil {
-				b = s.Bytes()
+				b = s.Bytes() + s.Packets()*forward.WireOverhead
 			}
 			if !p.rateAt.IsZero() && b >= p.rateBytes[l] {
 				p.rates[l] = int(float64(b-p.rateBytes[l]) * 8 / el.Seconds())

@@ -112,6 +112,25 @@ func (ch *Channel) RequestRtpStream(ctx context.Context, recvID, sendID, rid str
 	return ch.setRID(recvID, sendID, rid)
 }
 
+// RequestSimulcastRid sets what the receiver gets from one sender's
+// simulcast video, or from every sender's when sendID is empty: "r0",
+// "r1" or "r2" as RequestRtpStream does (with Options.BandwidthAllocation,
+// the highest layer the engine may give); "none", no video from that
+// sender; "auto", whatever layer the receiver's downlink carries, which
+// needs Options.BandwidthAllocation.
+func (ch *Channel) RequestSimulcastRid(ctx context.Context, recvID, sendID, rid string) error {
+	switch rid {
+	case "none", "r0", "r1", "r2":
+	case "auto":
+		if !ch.engine.opts.BandwidthAllocation {
+			return fmt.Errorf("%w: rid auto needs bandwidth allocation (Options.BandwidthAllocation)", ErrFeatureDisabled)
+		}
+	default:
+		return invalid("rid", "%q is not none, r0, r1, r2 or auto", rid)
+	}
+	return ch.setRID(recvID, sendID, rid)
+}
+
 // ResetRtpStream returns the receiver to its connect-time layer choice
 // for one sender, or for every sender when sendID is empty.
 func (ch *Channel) ResetRtpStream(ctx context.Context, recvID, sendID string) error {

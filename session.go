@@ -143,6 +143,7 @@ type Event struct {
 	SDP       string
 	Notify    *Notify
 	Spotlight *SpotlightNotify
+	Switched  *SwitchedNotify
 	Push      json.RawMessage
 	PingStats bool
 	// IgnoreDisconnectWebSocket is set on EventSwitched.

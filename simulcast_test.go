@@ -1,6 +1,7 @@
 package sfu_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -76,8 +77,8 @@ func (n *notifier) until(ctx context.Context, cond func() bool) error {
 // partition 0), the VP8 payload header whose P bit is 0 for a key frame,
 // then the layer's marker, the layer's packet counter and a filler derived
 // from both.
-func simPayload(l int, n uint32, key bool) []byte {
-	b := make([]byte, simPayloadSize)
+func simPayload(l int, n uint32, key bool, size int) []byte {
+	b := make([]byte, size)
 	b[0] = 0x10
 	if !key {
 		b[1] = 0x01 // P: inter frame
@@ -104,6 +105,10 @@ type simPublisher struct {
 	reports [3]atomic.Int64 // receiver reports about the layer
 	sent    [3]atomic.Int64
 	events  notifier
+
+	// perTick is how many packets each layer sends per tick (0: one),
+	// size their payload size (0: simPayloadSize).
+	perTick, size [3]int
 
 	mid          string
 	midID, ridID uint8
@@ -162,7 +167,12 @@ func (p *simPublisher) onRTCP(track webrtc.TrackLocal, pkts []rtcp.Packet) {
 // returns once the engine has published all three layers.
 func dialSimPublisher(t *testing.T, ctx context.Context, ts *testServer, channel string) (*client.Client, *simPublisher) {
 	t.Helper()
-	p := newSimPublisher(t)
+	return dialThisSimPublisher(t, ctx, ts, channel, newSimPublisher(t))
+}
+
+// dialThisSimPublisher is dialSimPublisher for a publisher the test made.
+func dialThisSimPublisher(t *testing.T, ctx context.Context, ts *testServer, channel string, p *simPublisher) (*client.Client, *simPublisher) {
+	t.Helper()
 	c := dial(t, ctx, client.Config{URL: ts.url, ChannelID: channel, Role: client.RoleSendonly,
 		VideoCodecType: "VP8", Simulcast: true, Tracks: p.tracks(), OnSenderRTCP: p.onRTCP})
 	p.mid = c.Offer().Mid.Video
@@ -220,17 +230,19 @@ func (p *simPublisher) start(t *testing.T) {
 			if !p.enabled[l].Load() {
 				continue
 			}
-			c := counters[l]
-			counters[l]++
-			key := c%simKeyEvery == 0
-			if p.keyReq[l].Swap(false) {
-				key = true
+			for range max(p.perTick[l], 1) {
+				c := counters[l]
+				counters[l]++
+				key := c%simKeyEvery == 0
+				if p.keyReq[l].Swap(false) {
+					key = true
+				}
+				h := rtp.Header{Version: 2, SequenceNumber: uint16(c + uint32(l)*10000), Timestamp: c * 900, Marker: true}
+				_ = h.SetExtension(p.midID, []byte(p.mid))
+				_ = h.SetExtension(p.ridID, []byte(rids[l]))
+				_ = p.layers[l].WriteRTP(&rtp.Packet{Header: h, Payload: simPayload(l, c, key, cmp.Or(p.size[l], simPayloadSize))})
+				p.sent[l].Add(1)
 			}
-			h := rtp.Header{Version: 2, SequenceNumber: uint16(c + uint32(l)*10000), Timestamp: c * 900, Marker: true}
-			_ = h.SetExtension(p.midID, []byte(p.mid))
-			_ = h.SetExtension(p.ridID, []byte(rids[l]))
-			_ = p.layers[l].WriteRTP(&rtp.Packet{Header: h, Payload: simPayload(l, c, key)})
-			p.sent[l].Add(1)
 		}
 		ah := rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * 480}
 		if p.levelID != 0 {
@@ -288,13 +300,13 @@ func (r *simReceiver) onTrack(t *client.RemoteTrack) {
 // addVideo decodes a video packet; r.mu is held.
 func (r *simReceiver) addVideo(pkt *rtp.Packet) {
 	b := pkt.Payload
-	if len(b) != simPayloadSize || b[2] < layerMarker(0) || b[2] > layerMarker(2) {
+	if len(b) < 7 || b[2] < layerMarker(0) || b[2] > layerMarker(2) {
 		r.errs = append(r.errs, fmt.Errorf("video packet sn %d: unexpected payload % x", pkt.SequenceNumber, b[:min(len(b), 8)]))
 		return
 	}
 	v := vpkt{sn: pkt.SequenceNumber, ts: pkt.Timestamp, layer: int(b[2] - layerMarker(0)),
 		key: b[1]&0x01 == 0, n: binary.BigEndian.Uint32(b[3:])}
-	if want := simPayload(v.layer, v.n, v.key); string(want) != string(b) {
+	if want := simPayload(v.layer, v.n, v.key, len(b)); string(want) != string(b) {
 		r.errs = append(r.errs, fmt.Errorf("video packet %v: payload corrupted", v))
 		return
 	}

@@ -71,6 +71,13 @@ type Config struct {
 	// ProbeDuration is how long a probe runs before it is judged (default
 	// 1 s).
 	ProbeDuration time.Duration
+	// PauseAfter is how long the estimate must stay short of a video
+	// track's lowest layer before the track is paused (default 2 s):
+	// until then it keeps its lowest layer. A dip (a probe that
+	// overfilled the queue, a burst of cross traffic) does not blank the
+	// picture; a downlink that really cannot carry it does. Negative:
+	// pause at once.
+	PauseAfter time.Duration
 }
 
 // Defaults for Config's zero fields.
@@ -78,6 +85,7 @@ const (
 	DefaultUtilization   = 0.9
 	DefaultHold          = 5 * time.Second
 	DefaultProbeDuration = time.Second
+	DefaultPauseAfter    = 2 * time.Second
 )
 
 // Result is the allocator's answer to one Update.
@@ -99,16 +107,18 @@ type Allocator struct {
 	current  map[string]Layer
 	lastDown time.Time
 	lastUp   time.Time
+	failures uint      // probes failed since the last success
+	short    time.Time // since when a pause is being deferred, zero if none
 	probe    probe
 }
 
 type probe struct {
-	active  bool
-	id      string
-	to      Layer
-	goal    int // total bitrate the estimate must cover to commit
-	delta   int // padding to send
-	started time.Time
+	active   bool
+	id       string
+	to       Layer
+	pad      int // padding to send
+	estimate int // the estimate when it started
+	started  time.Time
 }
 
 // New returns an Allocator with cfg's zero fields set to the defaults.
@@ -125,7 +135,12 @@ func New(cfg Config) *Allocator {
 	if cfg.ProbeDuration <= 0 {
 		cfg.ProbeDuration = DefaultProbeDuration
 	}
-	return &Allocator{cfg: cfg, current: make(map[string]Layer)}
+	if cfg.PauseAfter == 0 {
+		cfg.PauseAfter = DefaultPauseAfter
+	}
+	// A new connection starts from its estimate and probes after Hold,
+	// as after a step up.
+	return &Allocator{cfg: cfg, current: make(map[string]Layer), lastUp: cfg.Now()}
 }
 
 // Probing reports whether a probe is running.

@@ -14,7 +14,7 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newTestAllocator() (*Allocator, *clock) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
-	return New(Config{Now: c.now, Utilization: 1}), c
+	return New(Config{Now: c.now, Utilization: 1, PauseAfter: -1}), c
 }
 
 // simulcast returns a video track sending r0/r1/r2 at 150k/500k/1500k.

@@ -16,15 +16,24 @@
 //     requested streams rank above the rest): first every track gets its
 //     lowest layer while the budget lasts, then tracks are raised in the
 //     same order. A track whose lowest layer does not fit is paused, so the
-//     least important video pauses first.
+//     least important video pauses first; a track that was flowing is
+//     paused only once the shortage has lasted PauseAfter (2 s), so that
+//     a dip of the estimate does not blank the picture.
 //   - When what is being forwarded exceeds the estimate, tracks step down
 //     at once, as far as needed.
 //   - A track steps up one layer at a time and only after a probe: the
-//     allocator asks for the extra bitrate as padding for ProbeDuration and
-//     commits the step only if the estimate measured meanwhile covers it.
-//   - No step up happens within Hold of the last step down or failed probe,
-//     nor within Hold of the previous step up, which bounds oscillation to
-//     one cycle every few seconds whatever the estimate does.
+//     allocator asks for padding that brings what the connection receives
+//     above the step's goal, for ProbeDuration, and commits the step only
+//     if the estimate measured meanwhile covers it. It probes whether the
+//     estimate covers the next layer or not: the estimate grows only with
+//     traffic the downlink delivered, and a probe is that traffic. A probe
+//     fails at once when the estimate falls below where it started.
+//   - No probe starts within Hold of the last step down or failed probe
+//     (doubled for each failed probe in a row, up to 8 Hold), nor within
+//     Hold of the previous step up or of the allocator's creation, which
+//     bounds oscillation to one cycle every few seconds whatever the
+//     estimate does, and makes a downlink that cannot carry more see a
+//     probe ever more rarely.
 //
 // Layering: a pure-logic feature package below the root sfu package; it
 // imports nothing of gosfu or pion, takes its clock as a function, and is

@@ -74,18 +74,50 @@ func TestRecoveryStepsUpOneLayerAfterProbing(t *testing.T) {
 	})
 }
 
+// TestFailedProbeBacksOff: a probe fails as soon as the estimate falls
+// below where it started; the next waits Hold, doubled for every failure
+// in a row, and a success resets that.
 func TestFailedProbeBacksOff(t *testing.T) {
 	tracks := []Track{simulcast("v", 0)}
 	run(t, tracks, []step{
 		{0, 700_000, []Layer{1}, false, nil, nil},
 		{time.Second, 200_000, []Layer{0}, false, nil, nil},
 		{5 * time.Second, 700_000, []Layer{0}, true, nil, nil},
-		// The estimate fell during the probe: no step, and Hold again.
-		{time.Second, 400_000, []Layer{0}, false, nil, nil},
-		{time.Second, 700_000, []Layer{0}, false, nil, nil},
-		{4 * time.Second, 700_000, []Layer{0}, true, nil, nil},
+		// The estimate fell during the probe: it stops at once, no step.
+		{100 * time.Millisecond, 650_000, []Layer{0}, false, nil, nil},
+		// One failure: 2 Hold before the next probe.
+		{9 * time.Second, 700_000, []Layer{0}, false, nil, nil},
+		{time.Second, 700_000, []Layer{0}, true, nil, nil},
+		{100 * time.Millisecond, 600_000, []Layer{0}, false, nil, nil},
+		// Two: 4 Hold.
+		{19 * time.Second, 700_000, []Layer{0}, false, nil, nil},
+		{time.Second, 700_000, []Layer{0}, true, nil, nil},
 		{time.Second, 700_000, []Layer{1}, false, nil, nil},
+		// A success resets it: the next drop waits Hold again.
+		{time.Second, 200_000, []Layer{0}, false, nil, nil},
+		{5 * time.Second, 700_000, []Layer{0}, true, nil, nil},
 	})
+}
+
+// TestProbeOvershoots: the probe's padding brings what the connection
+// receives above the step's goal by the utilization margin, so that an
+// estimate of what it delivered covers the step.
+func TestProbeOvershoots(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	a := New(Config{Now: c.now}) // the default Utilization
+	v := simulcast("v", 0)
+	a.Update(700_000, []Track{v}) // r1: 500k used
+	c.advance(DefaultHold)
+	res := a.Update(700_000, []Track{v})
+	goal := v.Bitrates[2] // after the step to r2
+	if sent := v.Bitrates[1] + res.ProbeBitrate; float64(sent)*DefaultUtilization < float64(goal) {
+		t.Fatalf("probe of %d bps on %d of media: %d received covers only %d of the %d goal",
+			res.ProbeBitrate, v.Bitrates[1], sent, int(float64(sent)*DefaultUtilization), goal)
+	}
+	c.advance(DefaultProbeDuration)
+	if got := a.Update(int(float64(v.Bitrates[1]+res.ProbeBitrate)*0.98), []Track{v}).Layers[0]; got != 2 {
+		t.Fatalf("an estimate near what the probe delivered: layer %v, want the step to 2", got)
+	}
 }
 
 func TestCongestionDuringProbeCancelsIt(t *testing.T) {
@@ -156,4 +188,44 @@ func TestOscillationBounded(t *testing.T) {
 	if max := int(total / DefaultHold); ups > max {
 		t.Fatalf("%d steps up in %v, want at most %d", ups, total, max)
 	}
+}
+
+// TestTrackWithoutRatesYet: a track whose layers have not been measured
+// yet (all bitrates 0) is not paused; once they are, it starts from its
+// target like a new track, without waiting for a probe.
+func TestTrackWithoutRatesYet(t *testing.T) {
+	a, c := newTestAllocator()
+	v := simulcast("v", 0)
+	unmeasured := v
+	unmeasured.Bitrates = [MaxLayers]int{}
+	if res := a.Update(1_000_000, []Track{unmeasured}); len(res.Paused) != 0 {
+		t.Fatalf("unmeasured track reported paused: %+v", res)
+	}
+	c.advance(100 * time.Millisecond)
+	if res := a.Update(1_000_000, []Track{v}); res.Layers[0] != 1 || len(res.Resumed) != 0 {
+		t.Fatalf("measured at last: %+v, want layer 1 (what 1 Mbit/s carries), no resume", res)
+	}
+}
+
+// TestPauseDeferred: with the default PauseAfter a dip of the estimate
+// under the lowest layer keeps the track at it; only a shortage that
+// lasts pauses it.
+func TestPauseDeferred(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	a := New(Config{Now: c.now, Utilization: 1})
+	tracks := []Track{audio("a"), simulcast("v", 0)}
+	step := func(after time.Duration, est int, want Layer, paused []string) {
+		t.Helper()
+		c.advance(after)
+		res := a.Update(est, tracks)
+		if res.Layers[1] != want || !slices.Equal(res.Paused, paused) {
+			t.Fatalf("estimate %d: layer %v, paused %v; want %v, %v", est, res.Layers[1], res.Paused, want, paused)
+		}
+	}
+	step(0, 1_000_000, 1, nil)
+	step(time.Second, 100_000, 0, nil)            // short: kept at r0
+	step(time.Second, 100_000, 0, nil)            // still within PauseAfter
+	step(500*time.Millisecond, 1_000_000, 0, nil) // recovered: the clock restarts
+	step(time.Second, 100_000, 0, nil)            // short again
+	step(DefaultPauseAfter, 100_000, Paused, []string{"v"})
 }

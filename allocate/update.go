@@ -3,6 +3,7 @@ package allocate
 import (
 	"cmp"
 	"slices"
+	"time"
 )
 
 // Update takes the connection's estimate of available downlink, in bits per
@@ -21,21 +22,50 @@ func (a *Allocator) Update(estimate int, tracks []Track) Result {
 	for i := range tracks {
 		used += tracks[i].rate(cur[i])
 	}
+	if used <= budget {
+		a.short = time.Time{} // no shortage: a deferred pause is off
+	}
 	switch {
 	case used > budget:
 		// Congestion: step down at once to what fits, in one go.
 		for _, i := range order {
 			cur[i] = min(cur[i], target[i])
 		}
+		a.deferPauses(tracks, cur, now)
+		if a.probe.active {
+			a.failures++
+		}
 		a.lastDown = now
 		a.probe = probe{}
 	case a.probe.active:
-		res.ProbeBitrate = a.judgeProbe(tracks, cur, used, budget)
-	case now.Sub(a.lastDown) >= a.cfg.Hold && now.Sub(a.lastUp) >= a.cfg.Hold:
-		res.ProbeBitrate = a.startProbe(tracks, order, cur, target, used, budget)
+		res.ProbeBitrate = a.judgeProbe(estimate, tracks, cur, used, budget)
+	case now.Sub(a.lastDown) >= a.backoff() && now.Sub(a.lastUp) >= a.cfg.Hold:
+		res.ProbeBitrate = a.startProbe(estimate, tracks, order, cur, used)
 	}
 	a.report(tracks, cur, &res)
 	return res
+}
+
+// deferPauses keeps at its lowest layer each video track that this step
+// down pauses, until the shortage has lasted PauseAfter.
+func (a *Allocator) deferPauses(tracks []Track, cur []Layer, now time.Time) {
+	deferred := false
+	for i := range tracks {
+		prev, known := a.current[tracks[i].ID]
+		if cur[i] != Paused || tracks[i].Audio || !known || prev == Paused {
+			continue
+		}
+		if a.short.IsZero() {
+			a.short = now
+		}
+		if now.Sub(a.short) < a.cfg.PauseAfter {
+			cur[i] = tracks[i].lowest()
+			deferred = true
+		}
+	}
+	if !deferred {
+		a.short = time.Time{}
+	}
 }
 
 // videoOrder returns the indexes of the video tracks, most important first;
@@ -116,47 +146,71 @@ func (t *Track) fit(l Layer) Layer {
 	return t.lowest()
 }
 
-// startProbe picks the most important track whose target is above its
-// current layer and whose next step fits, and starts probing for it. It
-// returns the padding bitrate, or 0.
-func (a *Allocator) startProbe(tracks []Track, order []int, cur, target []Layer, used, budget int) int {
+// backoff is how long after a step down or failed probe the next probe
+// waits: Hold, doubled for each probe that failed since the last one that
+// succeeded, up to 8 Hold. A downlink that cannot carry the next layer is
+// then probed, and briefly overfilled, ever more rarely.
+func (a *Allocator) backoff() time.Duration {
+	return a.cfg.Hold << min(a.failures, maxBackoffShift)
+}
+
+const maxBackoffShift = 3
+
+// probeOvershoot is how far above the step's goal a probe sends, so that
+// the estimate it leaves covers the goal within Utilization, with room for
+// the media's variations.
+const probeOvershoot = 1.1
+
+// startProbe picks the most important track below its cap, and starts
+// probing for its next layer: whether the estimate covers that layer or
+// not, since only traffic the downlink delivered backs the estimate, and
+// a probe is how it shows more. It returns the padding bitrate, or 0. The
+// padding brings what the
+// connection receives to the goal (the media after the step) divided by
+// Utilization, and a margin: a downlink that carries that shows an
+// estimate whose budget covers the step.
+func (a *Allocator) startProbe(estimate int, tracks []Track, order []int, cur []Layer, used int) int {
 	for _, i := range order {
-		if target[i] <= cur[i] {
-			continue
-		}
 		tr := &tracks[i]
 		n := tr.next(cur[i])
 		if cur[i] == Paused {
 			n = tr.lowest()
 		}
-		delta := tr.rate(n) - tr.rate(cur[i])
-		if n == Paused || used+delta > budget {
+		if n == Paused {
 			continue
 		}
-		a.probe = probe{active: true, id: tr.ID, to: n, delta: delta, started: a.cfg.Now()}
-		return delta
+		goal := used - tr.rate(cur[i]) + tr.rate(n)
+		pad := max(int(float64(goal)/a.cfg.Utilization*probeOvershoot)-used, 1)
+		a.probe = probe{active: true, id: tr.ID, to: n, pad: pad, estimate: estimate, started: a.cfg.Now()}
+		return pad
 	}
 	return 0
 }
 
 // judgeProbe keeps a running probe going, or after ProbeDuration commits
-// its step if the budget covers it and otherwise backs off for Hold. It
-// returns the padding bitrate still wanted.
-func (a *Allocator) judgeProbe(tracks []Track, cur []Layer, used, budget int) int {
+// its step if the budget covers it. A probe fails, and backs off, if the
+// budget does not cover it then, or as soon as the estimate falls below
+// what it was at the start: the downlink is queuing the probe, and every
+// further packet of it adds delay or loss to the media. It returns the
+// padding bitrate still wanted.
+func (a *Allocator) judgeProbe(estimate int, tracks []Track, cur []Layer, used, budget int) int {
 	now := a.cfg.Now()
 	i := slices.IndexFunc(tracks, func(t Track) bool { return t.ID == a.probe.id })
 	if i < 0 || cur[i] >= a.probe.to || tracks[i].Max < a.probe.to || tracks[i].rate(a.probe.to) == 0 {
 		a.probe = probe{}
 		return 0
 	}
-	if now.Sub(a.probe.started) < a.cfg.ProbeDuration {
-		return a.probe.delta
+	fell := estimate < a.probe.estimate
+	if !fell && now.Sub(a.probe.started) < a.cfg.ProbeDuration {
+		return a.probe.pad
 	}
-	if used-tracks[i].rate(cur[i])+tracks[i].rate(a.probe.to) <= budget {
+	if !fell && used-tracks[i].rate(cur[i])+tracks[i].rate(a.probe.to) <= budget {
 		cur[i] = a.probe.to
 		a.lastUp = now
+		a.failures = 0
 	} else {
 		a.lastDown = now
+		a.failures++
 	}
 	a.probe = probe{}
 	return 0
@@ -167,13 +221,19 @@ func (a *Allocator) report(tracks []Track, cur []Layer, res *Result) {
 	next := make(map[string]Layer, len(tracks))
 	for i := range tracks {
 		tr := &tracks[i]
-		next[tr.ID] = cur[i]
 		if tr.Audio {
 			continue
 		}
+		if tr.lowest() == Paused {
+			// Nothing arriving (yet, or within its cap): not a pause
+			// of the allocator's, and no layer to remember. The track
+			// starts afresh from its target once layers arrive.
+			continue
+		}
+		next[tr.ID] = cur[i]
 		prev, known := a.current[tr.ID]
 		switch {
-		case cur[i] == Paused && (!known || prev != Paused) && tr.lowest() != Paused:
+		case cur[i] == Paused && (!known || prev != Paused):
 			res.Paused = append(res.Paused, tr.ID)
 		case cur[i] != Paused && known && prev == Paused:
 			res.Resumed = append(res.Resumed, tr.ID)

@@ -53,6 +53,11 @@ const (
 	// length of each of the two windows the lowest delay is taken over.
 	ackWindow  = 500 * time.Millisecond
 	baseWindow = 5 * time.Second
+	// minBatchSpan is the least span of arrivals one feedback's own rate
+	// is taken over.
+	minBatchSpan = 20 * time.Millisecond
+	// lossWindow is the span of feedback the loss fraction is taken over.
+	lossWindow = time.Second
 	// rembFresh is how long a REMB caps the estimate.
 	rembFresh = 5 * time.Second
 	// maxAcked bounds the acknowledged-packet history.
@@ -67,7 +72,9 @@ type Estimator struct {
 
 	lastFeedback, lastCut time.Time
 	queuing               time.Duration // last batch's mean queuing delay
-	loss                  float64       // last batch's loss fraction
+	loss                  float64       // loss fraction over lossWindow
+	losses                []lossSample  // the feedback within lossWindow
+	batchRate             float64       // the last feedback's received rate, 0 if too short
 
 	// base delay: the lowest of this window and the previous one.
 	baseCur, basePrev time.Duration
@@ -115,7 +122,8 @@ func (e *Estimator) Estimate() int {
 	return est
 }
 
-// Signals returns the last feedback's queuing delay and loss fraction.
+// Signals returns the last feedback's queuing delay and the loss
+// fraction over the feedback of the last second.
 func (e *Estimator) Signals() (queuing time.Duration, loss float64) {
 	return e.queuing, e.loss
 }

@@ -33,6 +33,7 @@ type sim struct {
 	e       *Estimator
 	link    *link
 	demand  int
+	probe   int // sent on top of the media, whatever the estimate
 	now     time.Duration
 	base    time.Time
 	credit  float64
@@ -54,7 +55,7 @@ const tick = 5 * time.Millisecond
 func (s *sim) run(d time.Duration) (lo, hi int) {
 	lo = 1 << 62
 	for end := s.now + d; s.now < end; s.now += tick {
-		rate := min(s.e.Estimate(), s.demand)
+		rate := min(s.e.Estimate(), s.demand) + s.probe
 		s.credit += float64(rate) * tick.Seconds() / 8
 		for ; s.credit >= 1200; s.credit -= 1200 {
 			at, ok := s.link.send(s.now, 1200)
@@ -142,6 +143,32 @@ func TestDownlinkDrop(t *testing.T) {
 	}
 }
 
+// TestProbeLiftsEstimate: on an unlimited link the estimate does not grow
+// far past the media rate, since only delivered traffic backs growth, until a
+// probe on top of the media is delivered: then it rises to the probe's
+// rate within the probe's second. Behind a bottleneck the same probe
+// brings it down to the link.
+func TestProbeLiftsEstimate(t *testing.T) {
+	s := newSim(t, &link{prop: 20 * time.Millisecond}, 300_000)
+	s.run(10 * time.Second)
+	if est := s.e.Estimate(); est >= 1_300_000 {
+		t.Fatalf("estimate %d bps with 300 kbps of media; the probe would have nothing to show", est)
+	}
+	s.probe = 1_200_000
+	s.run(time.Second)
+	if est := s.e.Estimate(); est < 1_300_000 {
+		t.Errorf("after a 1 s probe of 1.2 Mbps on 300 kbps of media: estimate %d, want at least 1.3 Mbps", est)
+	}
+
+	s = newSim(t, &link{capacity: 500_000, prop: 20 * time.Millisecond, maxQueue: 300 * time.Millisecond}, 300_000)
+	s.run(10 * time.Second)
+	s.probe = 1_200_000
+	s.run(time.Second)
+	if est := s.e.Estimate(); est > 600_000 {
+		t.Errorf("after a probe behind a 500 kbps link: estimate %d bps, want at most 600 kbps", est)
+	}
+}
+
 func TestREMB(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	e := New(Config{Now: func() time.Time { return now }})
@@ -188,5 +215,29 @@ func TestLossCutsEstimate(t *testing.T) {
 	}
 	if _, loss := e.Signals(); loss != 0.2 || e.Estimate() >= DefaultInitial/2 {
 		t.Errorf("20%% loss: loss signal %.2f, estimate %d, want 0.20 and under %d", loss, e.Estimate(), DefaultInitial/2)
+	}
+}
+
+// TestIsolatedLossIsNoise: one feedback reporting a sixth of its
+// packets lost (what reordering around a feedback's boundary looks like)
+// among clean ones does not cut the estimate: loss counts over a second.
+func TestIsolatedLossIsNoise(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	e := New(Config{Now: func() time.Time { return now }})
+	var at time.Duration
+	for n := range 20 {
+		now = now.Add(50 * time.Millisecond)
+		pkts := make([]Packet, 60)
+		for i := range pkts {
+			at += 800 * time.Microsecond
+			pkts[i] = Packet{SentAt: at, Size: 1200, Received: n != 10 || i%6 != 0, ArrivedAt: at + 20*time.Millisecond}
+		}
+		e.OnFeedback(pkts)
+		if _, loss := e.Signals(); n == 10 && (loss == 0 || loss > lossLow) {
+			t.Fatalf("loss signal %.3f after the lossy feedback; want above 0 and under %.2f", loss, lossLow)
+		}
+	}
+	if e.Estimate() < DefaultInitial {
+		t.Errorf("estimate cut to %d by one lossy feedback", e.Estimate())
 	}
 }

@@ -17,17 +17,25 @@ func (e *Estimator) OnFeedback(pkts []Packet) {
 		if now.Sub(e.lastCut) >= cutGap {
 			e.estimate *= 1 - 0.5*e.loss
 			e.lastCut = now
+			// The next cut answers new losses only, not these again.
+			e.losses = e.losses[:0]
 		}
 	case e.queuing > overuseDelay:
-		if now.Sub(e.lastCut) >= cutGap && acked > 0 {
-			e.estimate = min(e.estimate, decrease*acked)
+		// What arrived while the queue built is what the link carries;
+		// the window may reach back to before it filled, so the latest
+		// feedback's own rate counts too.
+		if rate := max(acked, e.batchRate); now.Sub(e.lastCut) >= cutGap && rate > 0 {
+			e.estimate = min(e.estimate, decrease*rate)
 			e.lastCut = now
 		}
 	case e.queuing < underuseDelay && e.loss < lossLow && !e.lastFeedback.IsZero():
 		dt := min(now.Sub(e.lastFeedback), time.Second).Seconds()
 		grown := e.estimate * (1 + growth*dt)
 		// Grow only up to what delivered traffic backs; never cut here.
-		e.estimate = max(e.estimate, min(grown, headroom*acked+headroomAdd))
+		// What was delivered without queuing is carried for sure: a probe
+		// (padding on top of the media) lifts the estimate to its rate
+		// at once, as GCC's probe controller does.
+		e.estimate = max(e.estimate, min(grown, headroom*acked+headroomAdd), acked)
 	}
 	e.estimate = min(max(e.estimate, float64(e.cfg.Min)), float64(e.cfg.Max))
 	e.lastFeedback = now
@@ -40,12 +48,21 @@ func (e *Estimator) observe(now time.Time, pkts []Packet) {
 		e.basePrev, e.prevHave = e.baseCur, e.curHave
 		e.curHave, e.baseStart = false, now
 	}
-	var lost, got int
-	var delays time.Duration
+	var lost, got, bytes int
+	var delays, first, last time.Duration
 	for _, p := range pkts {
 		if !p.Received {
 			lost++
 			continue
+		}
+		if got == 0 || p.ArrivedAt < first {
+			first = p.ArrivedAt
+		}
+		if got == 0 || p.ArrivedAt > last {
+			last = p.ArrivedAt
+		}
+		if got > 0 {
+			bytes += p.Size
 		}
 		got++
 		d := p.ArrivedAt - p.SentAt
@@ -55,7 +72,11 @@ func (e *Estimator) observe(now time.Time, pkts []Packet) {
 		delays += d
 		e.acked = append(e.acked, acked{at: p.ArrivedAt, size: p.Size})
 	}
-	e.loss = float64(lost) / float64(len(pkts))
+	e.loss = e.windowLoss(now, lost, len(pkts))
+	e.batchRate = 0
+	if last-first >= minBatchSpan {
+		e.batchRate = float64(bytes) * 8 / (last - first).Seconds()
+	}
 	if got > 0 {
 		base := e.baseCur
 		if e.prevHave && e.basePrev < base {
@@ -97,4 +118,29 @@ func (e *Estimator) ackedRate() float64 {
 		bytes += a.size
 	}
 	return float64(bytes) * 8 / span.Seconds()
+}
+
+// windowLoss records one feedback's losses and returns the loss fraction
+// over the feedback of the last lossWindow. A single feedback's share is
+// noise: a packet that arrives reordered after the feedback covering its
+// successors was built is reported lost, and a feedback of a few dozen
+// packets turns a handful of those into a loss above lossHigh.
+func (e *Estimator) windowLoss(now time.Time, lost, total int) float64 {
+	e.losses = append(e.losses, lossSample{at: now, lost: lost, total: total})
+	i := 0
+	for i < len(e.losses)-1 && now.Sub(e.losses[i].at) > lossWindow {
+		i++
+	}
+	e.losses = append(e.losses[:0], e.losses[i:]...)
+	lost, total = 0, 0
+	for _, l := range e.losses {
+		lost += l.lost
+		total += l.total
+	}
+	return float64(lost) / float64(total)
+}
+
+type lossSample struct {
+	at          time.Time
+	lost, total int
 }

@@ -20,6 +20,7 @@ type binding struct {
 	payloadType uint8
 	writer      webrtc.TrackLocalWriter
 	egress      *egressWriter // writer, when the engine's egress seals
+	rtx         *rtxBinding   // nil: no RTX negotiated (or audio)
 }
 
 // segment maps one continuous run of forwarded packets: down-track
@@ -77,6 +78,7 @@ type DownTrack struct {
 	packets     uint64
 	octets      uint64
 	retransmits uint64
+	probed      uint64 // bytes sent by Probe
 	rtxHdr      rtp.Header
 	// nackBuf holds a packet being retransmitted. Allocated at the first
 	// NACK: most down-tracks never see one, and 1.5 KB each would push
@@ -157,6 +159,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 				b.egress = d.egress.writer(b.writer, transportCCID(ctx.HeaderExtensions()))
 				b.writer = b.egress
 			}
+			d.bindRTX(ctx, b)
 			d.bound.Store(b)
 			// A new subscriber needs a key frame to start decoding.
 			d.RequestKeyFrame()
@@ -171,6 +174,11 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	if b := d.bound.Swap(nil); b != nil {
 		if w, ok := b.writer.(*egressWriter); ok {
 			w.release()
+		}
+		if b.rtx != nil {
+			if w, ok := b.rtx.writer.(*egressWriter); ok {
+				w.release()
+			}
 		}
 	}
 	return nil

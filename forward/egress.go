@@ -168,10 +168,11 @@ func (e *Egress) TransportSeqSent() uint32 { return e.seq.Sent() }
 // last 1024 numbered. It is what a transport-cc feedback is matched with.
 func (e *Egress) TransportSent(seq uint16) (time.Duration, int, bool) { return e.seq.lookup(seq) }
 
-// sealOverhead is what a packet adds to its payload on the wire: the
-// header with the transport-cc extension (20 bytes), the SRTP tag (16)
-// and the UDP/IPv4 headers (28).
-const sealOverhead = 64
+// WireOverhead is what a forwarded packet adds to its payload on the
+// wire: the header with the transport-cc extension (20 bytes), the SRTP
+// tag (16) and the UDP/IPv4 headers (28). Downlink estimates count it,
+// so the bitrates they are compared with must too.
+const WireOverhead = 64
 
 // Packets returns how many packets the egress has sealed and sent.
 func (e *Egress) Packets() uint64 {
@@ -263,7 +264,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 			return 0, nil // undecided: pion's SRTP is not ready either (see Egress)
 		case st.pion:
 			if w.stamp != nil {
-				h = w.stamp.stamp(h, len(payload)+sealOverhead, w.at)
+				h = w.stamp.stamp(h, len(payload)+WireOverhead, w.at)
 			}
 			return w.pion.WriteRTP(h, payload)
 		}
@@ -272,7 +273,7 @@ func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		}
 	}
 	if w.stamp != nil {
-		h = w.stamp.stamp(h, len(payload)+sealOverhead, w.at)
+		h = w.stamp.stamp(h, len(payload)+WireOverhead, w.at)
 	}
 	n, err := w.send(h, payload)
 	if err != nil {

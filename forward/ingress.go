@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -109,7 +110,8 @@ func (c *IngressConn) Rejected() uint64 { return c.rejected.Load() }
 // take reports whether an ingress took p: opened and forwarded it, or
 // dropped it as one of its streams' packets that does not authenticate.
 func (c *IngressConn) take(p []byte, from netip.AddrPort) bool {
-	if !isRTP(p) {
+	media := isRTP(p)
+	if !media && !isRTCP(p) {
 		return false
 	}
 	if from.Addr().Is4In6() {
@@ -120,6 +122,9 @@ func (c *IngressConn) take(p []byte, from netip.AddrPort) bool {
 	c.mu.RUnlock()
 	if in == nil {
 		return false
+	}
+	if !media {
+		return in.openRTCP(p)
 	}
 	switch in.open(p) {
 	case opened:
@@ -183,6 +188,10 @@ type Ingress struct {
 	streams map[uint32]*ingressStream
 	hdr     rtp.Header // DecryptRTP's, reused
 	aside   []byte     // where packets of streams not yet owned are opened
+
+	feedback FeedbackHandler // nil: pion reads the connection's RTCP
+	rtcpHdr  rtcp.Header     // DecryptRTCP's, reused
+	rtcpBuf  []byte          // where RTCP is opened
 }
 
 type ingressStream struct {
@@ -209,7 +218,7 @@ func (c *IngressConn) NewIngress() *Ingress {
 // remote SRTP master key and salt of profile). It fails if srtp rejects
 // them, or after Stop.
 func (in *Ingress) Start(profile srtp.ProtectionProfile, key, salt []byte, remote netip.AddrPort) error {
-	ctx, err := srtp.CreateContext(key, salt, profile, srtp.SRTPReplayProtection(ingressReplayWindow))
+	ctx, err := srtp.CreateContext(key, salt, profile, srtp.SRTPReplayProtection(ingressReplayWindow), srtp.SRTCPReplayProtection(ingressReplayWindow))
 	if err != nil {
 		return err
 	}

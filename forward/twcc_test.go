@@ -87,8 +87,8 @@ func TestEgressTransportWideSequence(t *testing.T) {
 	var last time.Duration
 	for seq := range uint16(6) {
 		at, size, ok := f.egress.TransportSent(seq)
-		if !ok || size != 100+sealOverhead || at < last {
-			t.Errorf("TransportSent(%d) = %v, %d, %v; want a time not before %v, %d bytes", seq, at, size, ok, last, 100+sealOverhead)
+		if !ok || size != 100+WireOverhead || at < last {
+			t.Errorf("TransportSent(%d) = %v, %d, %v; want a time not before %v, %d bytes", seq, at, size, ok, last, 100+WireOverhead)
 		}
 		last = at
 	}

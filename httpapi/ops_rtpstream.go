@@ -11,8 +11,11 @@ import (
 // receiver (Sora_20200401). Answers echo the identifying keys.
 func init() {
 	register(map[target]opFunc{
-		op("20201005", "RequestRtpStream"):    requestRtpStream,
-		op("20201005", "ResetRtpStream"):      resetRtpStream,
+		op("20201005", "RequestRtpStream"): requestRtpStream,
+		op("20201005", "ResetRtpStream"):   resetRtpStream,
+		// Sora's documents name this version both ways.
+		op("20251210", "RequestSimulcastRid"): requestSimulcastRid,
+		op("20251217", "RequestSimulcastRid"): requestSimulcastRid,
 		op("20200401", "PauseRtpStream"):      pauseRtpStream,
 		op("20200401", "ResumeRtpStream"):     resumeRtpStream,
 		op("20200401", "ListPauseRtpStreams"): listPauseRtpStreams,
@@ -42,6 +45,24 @@ func requestRtpStream(ctx context.Context, e *sfu.Engine, p *params) (any, error
 	}
 	m := streamEcho(ch, recv, send)
 	m["rid"] = rid
+	return m, nil
+}
+
+// requestSimulcastRid is RequestRtpStream's successor: its keys name the
+// receiver and sender connections in full, and rid may also be none or
+// auto.
+func requestSimulcastRid(ctx context.Context, e *sfu.Engine, p *params) (any, error) {
+	ch, recv, send, rid := p.str("channel_id"), p.str("receiver_connection_id"), p.optStr("sender_connection_id"), p.str("rid")
+	if p.err != nil {
+		return nil, p.err
+	}
+	if err := e.Channel(ch).RequestSimulcastRid(ctx, recv, send, rid); err != nil {
+		return nil, err
+	}
+	m := map[string]string{"channel_id": ch, "receiver_connection_id": recv, "rid": rid}
+	if send != "" {
+		m["sender_connection_id"] = send
+	}
 	return m, nil
 }
 

@@ -335,3 +335,39 @@ func TestRtpStreamErrors(t *testing.T) {
 		t.Errorf("paused streams %+v after failed calls", got)
 	}
 }
+
+// RequestSimulcastRid (both versions Sora's documents give) switches the
+// layer like RequestRtpStream, "none" stops the sender's video while
+// audio goes on, and a layer brings it back. "auto" needs bandwidth
+// allocation; an unknown rid is refused.
+func TestRequestSimulcastRid(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	e := newRtpStreamEnv(t, ctx)
+	recv, send := e.recv.ConnectionID(), e.sim.ConnectionID()
+	e.watch.waitLayer(t, ctx, "r0", 20)
+
+	body := fmt.Sprintf(`{"channel_id": "sora", "receiver_connection_id": %q, "sender_connection_id": %q, "rid": "r1"}`, recv, send)
+	e.echo(t, "Sora_20251210.RequestSimulcastRid", body)
+	e.watch.waitLayer(t, ctx, "r1", 20)
+
+	// Every simulcast sender, the sender key left out of the echo too.
+	body = fmt.Sprintf(`{"channel_id": "sora", "receiver_connection_id": %q, "rid": "none"}`, recv)
+	e.echo(t, "Sora_20251217.RequestSimulcastRid", body)
+	e.watch.waitAudio(t, ctx, 20) // what was in flight has arrived
+	before := e.watch.videoPackets()
+	e.watch.waitAudio(t, ctx, 60)
+	if got := e.watch.videoPackets() - before; got != 0 {
+		t.Errorf("receiver got %d video packets from the simulcast sender after rid none", got)
+	}
+	body = fmt.Sprintf(`{"channel_id": "sora", "receiver_connection_id": %q, "sender_connection_id": %q, "rid": "r2"}`, recv, send)
+	e.echo(t, "Sora_20251210.RequestSimulcastRid", body)
+	e.watch.waitLayer(t, ctx, "r2", 20)
+
+	for _, row := range []struct {
+		rid, errorType string
+	}{{"auto", "FEATURE-DISABLED"}, {"r3", "INVALID-PARAMETER"}, {"", "INVALID-PARAMETER"}} {
+		e.call(t, "Sora_20251210.RequestSimulcastRid",
+			fmt.Sprintf(`{"channel_id": "sora", "receiver_connection_id": %q, "rid": %q}`, recv, row.rid)).
+			fails(t, http.StatusBadRequest, row.errorType)
+	}
+}

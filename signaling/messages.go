@@ -254,6 +254,11 @@ type spotlightNotifyMessage struct {
 	*sfu.SpotlightNotify
 }
 
+type switchedNotifyMessage struct {
+	Type string `json:"type"`
+	*sfu.SwitchedNotify
+}
+
 type pushMessage struct {
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
@@ -273,6 +278,9 @@ func eventMessage(ev sfu.Event) (msg any, label string) {
 	case sfu.EventNotify:
 		if ev.Spotlight != nil {
 			return spotlightNotifyMessage{Type: "notify", SpotlightNotify: ev.Spotlight}, datachannel.LabelNotify
+		}
+		if ev.Switched != nil {
+			return switchedNotifyMessage{Type: "notify", SwitchedNotify: ev.Switched}, datachannel.LabelNotify
 		}
 		return notifyMessage{Type: "notify", Notify: ev.Notify}, datachannel.LabelNotify
 	case sfu.EventPush:

@@ -152,12 +152,13 @@ func (f *FaultyConn) SetDeadline(t time.Time) error      { return f.conn.SetDead
 func (f *FaultyConn) SetReadDeadline(t time.Time) error  { return f.conn.SetReadDeadline(t) }
 func (f *FaultyConn) SetWriteDeadline(t time.Time) error { return f.conn.SetWriteDeadline(t) }
 
-// FaultyAPI returns a client API whose PeerConnections use f for all
-// their media and ICE (opts as for client.NewAPI; opts.SettingEngine,
-// if set, runs after f is installed).
-func FaultyAPI(t testing.TB, f *FaultyConn, opts client.APIOptions) *webrtc.API {
+// ConnAPI returns a client API whose PeerConnections use conn (a
+// FaultyConn, a ShapedConn) for all their media and ICE (opts as for
+// client.NewAPI; opts.SettingEngine, if set, runs after conn is
+// installed).
+func ConnAPI(t testing.TB, conn net.PacketConn, opts client.APIOptions) *webrtc.API {
 	t.Helper()
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: f})
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 	t.Cleanup(func() { mux.Close() })
 	more := opts.SettingEngine
 	opts.LoopbackOnly = true
