@@ -84,6 +84,7 @@ type DownTrack struct {
 	// NACK: most down-tracks never see one, and 1.5 KB each would push
 	// the fan-out's working set out of the cache.
 	nackBuf []byte
+	resends *resendRing // allocated at the first NACK, as nackBuf
 }
 
 // NewDownTrack returns a down-track for src. Attach it with

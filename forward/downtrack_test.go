@@ -436,3 +436,39 @@ func TestDownTrackLongStream(t *testing.T) {
 		t.Errorf("retransmission %v, want counter %d", rtx, counter(want))
 	}
 }
+
+// TestNACKResendThrottled: a packet NACKed again before resendGap is not
+// resent again, nor more than maxResends times in all; another packet
+// is resent as usual.
+func TestNACKResendThrottled(t *testing.T) {
+	f := newFixture(t)
+	for i := range uint16(3) {
+		f.src.WritePacket(vp8Packet(10+i, 1000, i == 0, uint32(i)))
+	}
+	got := f.rec.take()
+	nack := func(sn uint16) int {
+		return f.dt.HandleNACK(&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{sn})})
+	}
+	sn := got[1].hdr.SequenceNumber
+	if n := nack(sn); n != 1 {
+		t.Fatalf("first NACK: resent %d, want 1", n)
+	}
+	if n := nack(sn); n != 0 {
+		t.Fatalf("NACK again at once: resent %d, want 0", n)
+	}
+	if n := nack(got[2].hdr.SequenceNumber); n != 1 {
+		t.Fatalf("NACK of another packet: resent %d, want 1", n)
+	}
+	// Past the gap it is resent again, up to maxResends in all.
+	r := &f.dt.resends[sn%resendSlots]
+	for i := 1; i < maxResends; i++ {
+		r.at -= int64(resendGap)
+		if n := nack(sn); n != 1 {
+			t.Fatalf("NACK %d after the gap: resent %d, want 1", i+1, n)
+		}
+	}
+	r.at -= int64(resendGap)
+	if n := nack(sn); n != 0 {
+		t.Fatalf("NACK past maxResends: resent %d, want 0", n)
+	}
+}

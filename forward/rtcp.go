@@ -182,8 +182,11 @@ func ntpTime(t time.Time) uint64 {
 
 // HandleNACK answers a subscriber's NACK: every requested packet still in
 // the source history is sent again with its original down-track sequence
-// number, in the same stream (same SSRC and payload type; no RTX). It
-// returns the number of packets resent.
+// number, in the same stream (same SSRC and payload type; no RTX). A
+// packet is resent at most maxResends times, and not again within
+// resendGap: a receiver behind a full queue NACKs faster than its answers
+// arrive, and answering each NACK would keep the queue full of
+// retransmissions. It returns the number of packets resent.
 func (d *DownTrack) HandleNACK(n *rtcp.TransportLayerNack) int {
 	sent := 0
 	for i := range n.Nacks {
@@ -216,6 +219,16 @@ func (d *DownTrack) retransmit(sn uint16) bool {
 	if d.nackBuf == nil {
 		d.nackBuf = make([]byte, MaxPacketSize)
 	}
+	if d.resends == nil {
+		d.resends = new(resendRing)
+	}
+	now := monoNow()
+	r := &d.resends[sn%resendSlots]
+	if r.sn != sn || r.count == 0 {
+		*r = resend{sn: sn}
+	} else if r.count >= maxResends || now-r.at < int64(resendGap) {
+		return false
+	}
 	n, ts, marker, ok := seg.src.fromHistory(sn-seg.snOff, d.nackBuf)
 	if !ok {
 		return false
@@ -228,6 +241,27 @@ func (d *DownTrack) retransmit(sn uint16) bool {
 	if _, err := b.writer.WriteRTP(&d.rtxHdr, d.nackBuf[:n]); err != nil {
 		return false
 	}
+	r.count++
+	r.at = now
 	d.retransmits++
 	return true
+}
+
+// How often one packet is resent: at most maxResends times, resendGap
+// apart (about a round trip on a queued path).
+const (
+	maxResends = 3
+	resendGap  = 100 * time.Millisecond
+)
+
+// resendRing remembers, per down-track sequence number modulo
+// resendSlots, when that packet was last resent and how often.
+type resendRing [resendSlots]resend
+
+const resendSlots = 512
+
+type resend struct {
+	at    int64 // monoNow of the last resend
+	sn    uint16
+	count uint8
 }
