@@ -232,10 +232,17 @@ describe("shaped downlink", () => {
         }
         const end = Date.now();
         const stats = tc("-s", "qdisc", "show", "dev", "lo").replace(/\s+/g, " ");
+        // The server tells a receiver when the allocator pauses or resumes
+        // its video (simulcast.switched): the first thing to look at when
+        // frames stop.
+        const switched = (await subs.shaped.events()).notify
+          .filter((n) => n.event_type === "simulcast.switched")
+          .map((n) => `${n.timestamp} ${n.previous_rid}->${n.current_rid}`);
+        const seen = `widths ${[...seenWidths].join(",")}, simulcast.switched [${switched.join(", ")}]`;
         console.log(`shaped to ${rate} kbit/s; first r0 frame ${toR0} ms after, steady r0 ${toSteady} ms after; ` +
-          `then ${last.n - n0} frames in ${end - start} ms, longest gap ${longestGap} ms, widths ${[...seenWidths].join(",")}; ${stats}`);
-        assert.ok(last.n - n0 >= 40, `the shaped subscriber decoded ${last.n - n0} frames in the ${end - start} ms after settling on r0`);
-        assert.ok(end - last.at < 1_500, `the shaped subscriber stopped decoding ${end - last.at} ms before the end of the 5 s`);
+          `then ${last.n - n0} frames in ${end - start} ms, longest gap ${longestGap} ms, ${seen}; ${stats}`);
+        assert.ok(last.n - n0 >= 40, `the shaped subscriber decoded ${last.n - n0} frames in the ${end - start} ms after settling on r0; ${seen}`);
+        assert.ok(end - last.at < 1_500, `the shaped subscriber stopped decoding ${end - last.at} ms before the end of the 5 s; ${seen}`);
         // r2 is several times what the path carries: it must not be back.
         assert.ok(!seenWidths.has(widths.r2), `the shaped subscriber decoded r2 (${widths.r2} px) again: ${[...seenWidths]}`);
 
