@@ -15,10 +15,15 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-if [ ! -x /usr/bin/chromium ]; then
-	echo "e2e: installing chromium" >&2
+# iproute2 brings "ip" (lo up in the namespace) and "tc" (the shaped
+# downlink in tests/shaped.test.mjs); minimal Debian images lack it.
+pkgs=()
+[ -x /usr/bin/chromium ] || pkgs+=(chromium)
+command -v tc >/dev/null 2>&1 || [ -x /usr/sbin/tc ] || pkgs+=(iproute2)
+if [ "${#pkgs[@]}" != 0 ]; then
+	echo "e2e: installing ${pkgs[*]}" >&2
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "${pkgs[@]}"
 fi
 
 # Network is needed for this, so it happens before entering the namespace.
@@ -48,6 +53,12 @@ authlog="$tmp/sfu-auth.log"
 	--auth-webhook-url http://127.0.0.1:5098/auth --auth-webhook-timeout 5s \
 	--event-webhook-url http://127.0.0.1:5098/event --drain-timeout 0 >"$authlog" 2>&1 &
 authpid=$!
+# A server with -bandwidth-allocation: e2e/tests/shaped.test.mjs shapes the
+# downlink of one subscriber of it with tc and expects a lower layer.
+bwalog="$tmp/sfu-bwa.log"
+"$tmp/sfu" --listen 127.0.0.1:5002 --api-listen 127.0.0.1:3002 --udp-port 5002 --log-level debug \
+	--bandwidth-allocation --drain-timeout 0 >"$bwalog" 2>&1 &
+bwapid=$!
 # Two cluster nodes, each with its embedded NATS server, routed to each
 # other: e2e/tests/cluster.test.mjs connects to the one that does not own
 # its channel and follows the redirect.
@@ -63,6 +74,7 @@ done
 
 stop_server() {
 	kill -TERM "$authpid" 2>/dev/null && wait "$authpid" 2>/dev/null
+	kill -TERM "$bwapid" 2>/dev/null && wait "$bwapid" 2>/dev/null
 	for p in "${clusterpids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${clusterpids[@]}"; do wait "$p" 2>/dev/null; done
 	kill -TERM "$pid" 2>/dev/null || return 0
@@ -82,7 +94,7 @@ up=0
 for _ in $(seq 1 150); do
 	if ! kill -0 "$pid" 2>/dev/null; then break; fi
 	if node -e "Promise.all(process.argv.slice(1).map((u) => fetch(u))).then(() => process.exit(0), () => process.exit(1))" \
-		"http://127.0.0.1:5000/" "http://127.0.0.1:5001/" "http://127.0.0.1:5011/" "http://127.0.0.1:5012/" 2>/dev/null; then
+		"http://127.0.0.1:5000/" "http://127.0.0.1:5001/" "http://127.0.0.1:5002/" "http://127.0.0.1:5011/" "http://127.0.0.1:5012/" 2>/dev/null; then
 		up=1
 		break
 	fi
@@ -99,6 +111,7 @@ fi
 status=0
 SFU_SIGNALING_URL=ws://127.0.0.1:5000/signaling SFU_HTTP_URL=http://127.0.0.1:5000/ GOPUB="$tmp/gopub" \
 	SFU_AUTH_SIGNALING_URL=ws://127.0.0.1:5001/signaling SFU_WEBHOOK_PORT=5098 \
+	SFU_BWA_SIGNALING_URL=ws://127.0.0.1:5002/signaling SFU_BWA_UDP_PORT=5002 E2E_NETNS="$netns" \
 	SFU_CLUSTER_SIGNALING_URLS=ws://127.0.0.1:5011/signaling,ws://127.0.0.1:5012/signaling \
 	SFU_CLUSTER_API_URLS=http://127.0.0.1:3011/,http://127.0.0.1:3012/ \
 	timeout -k 10 900 node --test --test-concurrency=1 ${E2E_TESTS:-e2e/tests/} || status=$?
@@ -109,8 +122,8 @@ stop_server || true
 # slower.
 if [ "$status" = 0 ]; then
 	for dir in egress ingress; do
-		on=$(cat "$log" "$tmp"/sfu-cluster*.log | grep -c "srtp $dir on" || true)
-		off=$(cat "$log" "$tmp"/sfu-cluster*.log | grep -c "srtp $dir off" || true)
+		on=$(cat "$log" "$bwalog" "$tmp"/sfu-cluster*.log | grep -c "srtp $dir on" || true)
+		off=$(cat "$log" "$bwalog" "$tmp"/sfu-cluster*.log | grep -c "srtp $dir off" || true)
 		if [ "$on" = 0 ] || [ "$off" != 0 ]; then
 			echo "e2e: SRTP $dir started on $on connections and stayed off on $off; want all on" >&2
 			status=1
@@ -122,6 +135,8 @@ if [ "$status" != 0 ]; then
 	cat "$log" >&2
 	echo "----- auth webhook server log -----" >&2
 	cat "$authlog" >&2
+	echo "----- bandwidth allocation server log -----" >&2
+	cat "$bwalog" >&2
 	for i in 1 2; do
 		echo "----- cluster node $i log -----" >&2
 		cat "$tmp/sfu-cluster$i.log" >&2
@@ -132,11 +147,13 @@ exit "$status"
 
 export tmp
 status=0
+# netns=1 tells the tests that lo is the namespace's own, so they may
+# change its queueing (tc); on the host they must not.
 if unshare -n true 2>/dev/null; then
-	unshare -n bash -c "$inner" || status=$?
+	netns=1 unshare -n bash -c "$inner" || status=$?
 else
 	echo "e2e: unshare -n not permitted; running on the host's loopback" >&2
-	bash -c "$inner" || status=$?
+	netns=0 bash -c "$inner" || status=$?
 fi
 if [ "$status" != 0 ] && [ "${E2E_KEEP_TMP:-}" = 1 ]; then
 	echo "e2e: kept $tmp" >&2
