@@ -8,6 +8,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// nackBufSize fits a packet from the history behind RTX's two bytes of
+// original sequence number.
+const nackBufSize = MaxPacketSize + 2
+
 // maxProbePackets bounds the packets one Probe call sends: the recent
 // history it copies is short, and a caller pacing probes calls often.
 const maxProbePackets = 64
@@ -40,30 +44,33 @@ func rtxPayloadType(codecs []webrtc.RTPCodecParameters, pt uint8) uint8 {
 	return 0
 }
 
-// Probe sends about n bytes of probing traffic to the subscriber: copies
-// of the packets the down-track sent last, newest first, on its RTX
-// stream when the subscriber negotiated one, else as duplicates on the
-// media stream. A receiver drops them as already received, so they
-// cost nothing but bandwidth, while the subscriber's transport-cc
-// feedback reports their arrival like any packet's: what a bandwidth
-// estimate needs to see whether the downlink carries more than the media
-// sent now. Sent on the existing streams, they need no negotiation.
-// When there is nothing to copy (the down-track is paused, or has not
-// forwarded yet) and the subscriber has RTX, it sends padding-only RTX
-// packets instead. It returns the bytes sent: 0 for an audio down-track,
-// or one that has nothing to copy and no RTX.
+// Probe sends about n bytes of probing traffic to the subscriber on its
+// RTX stream: copies of the packets the down-track sent last, newest
+// first, or padding-only packets when there is nothing to copy (the
+// down-track is paused, or its history moved on). A receiver drops the
+// copies as already received, so they cost nothing but bandwidth, while
+// its transport-cc feedback reports their arrival like any packet's:
+// what a bandwidth estimate needs to see whether the downlink carries
+// more than the media sent now. A subscriber without RTX gets no probe:
+// copies on the media stream would fail its SRTP replay check and be
+// reported lost, and padding there would take sequence numbers from the
+// media. It returns the bytes sent: 0 for an audio down-track, one
+// without RTX, or one that has not forwarded anything yet.
 func (d *DownTrack) Probe(n int) int {
 	b := d.bound.Load()
-	if b == nil || d.kind != webrtc.RTPCodecTypeVideo || n <= 0 {
+	if b == nil || b.rtx == nil || n <= 0 {
 		return 0
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.nackBuf == nil {
-		d.nackBuf = make([]byte, MaxPacketSize)
+		d.nackBuf = make([]byte, nackBufSize)
+	}
+	if d.packets == 0 {
+		return 0
 	}
 	sent, k := 0, uint16(0)
-	if d.packets > 0 && b == d.bnd && !d.paused && !d.needKey {
+	if b == d.bnd && !d.paused && !d.needKey {
 		for ; sent < n && k < maxProbePackets; k++ {
 			size, ok := d.probeOne(b, d.lastSN-k)
 			if !ok {
@@ -72,7 +79,7 @@ func (d *DownTrack) Probe(n int) int {
 			sent += size
 		}
 	}
-	for ; sent < n && k < maxProbePackets && b.rtx != nil; k++ {
+	for ; sent < n && k < maxProbePackets; k++ {
 		size, ok := d.padOne(b)
 		if !ok {
 			break
@@ -105,7 +112,7 @@ func (d *DownTrack) padOne(b *binding) (int, bool) {
 }
 
 // probeOne sends down-track packet sn again from the history, wrapped
-// for RTX if b has an RTX stream. Called with d.mu held.
+// for b's RTX stream. Called with d.mu held.
 func (d *DownTrack) probeOne(b *binding, sn uint16) (int, bool) {
 	seg, ok := d.segmentOf(sn)
 	if !ok {
@@ -113,29 +120,21 @@ func (d *DownTrack) probeOne(b *binding, sn uint16) (int, bool) {
 	}
 	// RTX carries the original sequence number in the payload's first
 	// two bytes.
-	buf := d.nackBuf[:MaxPacketSize]
-	off := 0
-	if b.rtx != nil {
-		off = 2
-	}
-	n, ts, marker, ok := seg.src.fromHistory(sn-seg.snOff, buf[off:])
-	if !ok || off+n > len(buf) {
+	buf := d.nackBuf[:nackBufSize]
+	n, ts, marker, ok := seg.src.fromHistory(sn-seg.snOff, buf[2:])
+	if !ok {
 		return 0, false
 	}
+	binary.BigEndian.PutUint16(buf, sn)
 	h := &d.rtxHdr
 	*h = d.hdr
-	h.SequenceNumber, h.Timestamp, h.Marker, h.Padding = sn, ts+seg.tsOff, marker, false
-	w := b.writer
-	if b.rtx != nil {
-		binary.BigEndian.PutUint16(buf, sn)
-		h.SSRC, h.PayloadType, h.SequenceNumber = b.rtx.ssrc, b.rtx.payloadType, b.rtx.sn
-		b.rtx.sn++
-		w = b.rtx.writer
-	}
-	if _, err := w.WriteRTP(h, buf[:off+n]); err != nil {
+	h.SSRC, h.PayloadType, h.SequenceNumber = b.rtx.ssrc, b.rtx.payloadType, b.rtx.sn
+	h.Timestamp, h.Marker, h.Padding = ts+seg.tsOff, marker, false
+	if _, err := b.rtx.writer.WriteRTP(h, buf[:2+n]); err != nil {
 		return 0, false
 	}
-	return off + n, true
+	b.rtx.sn++
+	return 2 + n, true
 }
 
 // ProbeBytes returns the payload bytes sent by Probe.

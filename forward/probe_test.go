@@ -32,20 +32,8 @@ func TestProbeSendsRecentPacketsOnRTX(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.AddDownTrack(dt)
-	// Nothing forwarded yet: padding-only RTX packets.
-	if n := dt.Probe(1 << 20); n != maxProbePackets*maxPadding {
-		t.Fatalf("Probe(1 MiB) sent %d bytes, want maxProbePackets (%d) of padding", n, maxProbePackets)
-	}
-	rec.take()
-	if n := dt.Probe(1000); n != 4*maxPadding {
-		t.Fatalf("probe before anything was forwarded sent %d bytes, want 4 packets of padding", n)
-	}
-	for i, p := range rec.take() {
-		sn := uint16(maxProbePackets + i)
-		if p.hdr.SSRC != 778 || p.hdr.PayloadType != 121 || p.hdr.SequenceNumber != sn || !p.hdr.Padding ||
-			len(p.payload) != maxPadding || p.payload[maxPadding-1] != maxPadding {
-			t.Errorf("padding probe %d: %+v, %d bytes; want RTX sn %d, padding only", i, p.hdr, len(p.payload), sn)
-		}
+	if n := dt.Probe(1000); n != 0 {
+		t.Fatalf("Probe before anything was forwarded sent %d bytes", n)
 	}
 	for i := range uint16(5) {
 		src.WritePacket(vp8Packet(100+i, 9000, i == 0, uint32(i)))
@@ -56,12 +44,12 @@ func TestProbeSendsRecentPacketsOnRTX(t *testing.T) {
 	}
 	n := dt.Probe(250) // the packets carry 100 bytes: three are needed
 	probes := rec.take()
-	if len(probes) != 3 || n != 3*102 || dt.ProbeBytes() != uint64(n+(maxProbePackets+4)*maxPadding) {
+	if len(probes) != 3 || n != 3*102 || dt.ProbeBytes() != uint64(n) {
 		t.Fatalf("Probe(250) sent %d packets, %d bytes (counted %d in all); want 3 packets of 102 bytes", len(probes), n, dt.ProbeBytes())
 	}
 	for i, p := range probes {
 		orig := media[4-i]
-		if sn := uint16(maxProbePackets + 4 + i); p.hdr.SSRC != 778 || p.hdr.PayloadType != 121 || p.hdr.SequenceNumber != sn || p.hdr.Padding {
+		if sn := uint16(i); p.hdr.SSRC != 778 || p.hdr.PayloadType != 121 || p.hdr.SequenceNumber != sn || p.hdr.Padding {
 			t.Errorf("probe %d: ssrc %d pt %d sn %d; want 778, 121, %d", i, p.hdr.SSRC, p.hdr.PayloadType, p.hdr.SequenceNumber, sn)
 		}
 		if osn := binary.BigEndian.Uint16(p.payload); osn != orig.hdr.SequenceNumber || !bytes.Equal(p.payload[2:], orig.payload) {
@@ -79,25 +67,40 @@ func TestProbeSendsRecentPacketsOnRTX(t *testing.T) {
 	}
 	got := rec.take()
 	for i, p := range got {
-		if p.hdr.SequenceNumber != uint16(maxProbePackets+7+i) || p.hdr.Padding != (i >= 5) || i >= 5+pads {
+		if p.hdr.SequenceNumber != uint16(3+i) || p.hdr.Padding != (i >= 5) || i >= 5+pads {
 			t.Errorf("probe %d of the last call: sn %d padding %v", i, p.hdr.SequenceNumber, p.hdr.Padding)
+		}
+	}
+
+	// Paused: nothing to copy, padding only, at most maxProbePackets.
+	p := &Policy{}
+	p.SetPaused(webrtc.RTPCodecTypeVideo, true)
+	dt.SetPolicy(p)
+	src.WritePacket(vp8Packet(105, 12000, false, 5))
+	if got := rec.take(); len(got) != 0 {
+		t.Fatalf("paused down-track forwarded %d packets", len(got))
+	}
+	if n := dt.Probe(1 << 20); n != maxProbePackets*maxPadding {
+		t.Fatalf("paused: Probe(1 MiB) sent %d bytes, want %d paddings", n, maxProbePackets)
+	}
+	for i, p := range rec.take() {
+		if p.hdr.SSRC != 778 || p.hdr.PayloadType != 121 || !p.hdr.Padding ||
+			len(p.payload) != maxPadding || p.payload[maxPadding-1] != maxPadding {
+			t.Fatalf("paused probe %d: %+v, %d bytes; want RTX padding only", i, p.hdr, len(p.payload))
 		}
 	}
 }
 
-// TestProbeWithoutRTXDuplicates: a subscriber without RTX gets the
-// probes as duplicates of media packets, same stream and numbers, which
-// its jitter buffer drops.
-func TestProbeWithoutRTXDuplicates(t *testing.T) {
+// TestProbeWithoutRTX: a subscriber without RTX gets no probe at all:
+// copies on the media stream would fail its SRTP replay check.
+func TestProbeWithoutRTX(t *testing.T) {
 	f := newFixture(t)
 	f.src.WritePacket(vp8Packet(10, 1000, true, 1))
-	f.src.WritePacket(vp8Packet(11, 1000, false, 2))
-	media := f.rec.take()
-	if n := f.dt.Probe(1); n != 100 {
-		t.Fatalf("Probe(1) sent %d bytes, want one packet of 100", n)
+	f.rec.take()
+	if n := f.dt.Probe(1000); n != 0 {
+		t.Fatalf("Probe without RTX sent %d bytes", n)
 	}
-	got := f.rec.take()
-	if len(got) != 1 || got[0].hdr.SSRC != 777 || got[0].hdr.SequenceNumber != media[1].hdr.SequenceNumber || !bytes.Equal(got[0].payload, media[1].payload) {
-		t.Fatalf("probe %+v; want a duplicate of %+v", got, media[1])
+	if got := f.rec.take(); len(got) != 0 {
+		t.Fatalf("Probe without RTX wrote %d packets", len(got))
 	}
 }

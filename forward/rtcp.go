@@ -217,7 +217,7 @@ func (d *DownTrack) retransmit(sn uint16) bool {
 		return false
 	}
 	if d.nackBuf == nil {
-		d.nackBuf = make([]byte, MaxPacketSize)
+		d.nackBuf = make([]byte, nackBufSize)
 	}
 	if d.resends == nil {
 		d.resends = new(resendRing)
