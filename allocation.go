@@ -134,6 +134,7 @@ func (c *Connection) notifyPauses(pubs []*publication, tracks []allocate.Track, 
 		switch l := res.Layers[i]; {
 		case !changed[tracks[i].ID]:
 		case l == allocate.Paused:
+			c.engine.stats.BandwidthPaused()
 			c.notifySwitched(pub, c.subs[pub].target.RID(), "none")
 		default:
 			c.notifySwitched(pub, "none", layerRID(pub, l))
@@ -190,6 +191,7 @@ func (c *Connection) sendProbe(now time.Time) {
 			n := sub.dt.Probe(int(a.credit))
 			a.credit -= float64(n)
 			c.downlink.probed.Add(uint64(n))
+			c.engine.stats.ProbeSent(n)
 		}
 	}
 }

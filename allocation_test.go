@@ -113,6 +113,11 @@ func TestBandwidthAllocationPausesAndResumes(t *testing.T) {
 	}
 	limited.waitLayer(t, ctx, "limited receiver resumed", 0)
 	free.waitLayer(t, ctx, "receiver without an estimate", 2)
+	// The probe before the resume was padding on the RTX stream (the
+	// paused video had nothing to copy).
+	if st := ts.engine.Stats(); st.BandwidthPauses != 1 || st.ProbeBytes == 0 {
+		t.Errorf("stats: %d bandwidth pauses, %d probe bytes; want 1 and some", st.BandwidthPauses, st.ProbeBytes)
+	}
 	limited.check(t, "limited receiver")
 	free.check(t, "free receiver")
 }

@@ -33,6 +33,8 @@
 //	nacks_sent_total                       NACKs sent to publishers for packets they skipped
 //	keyframes_received_total               key frames received from publishers
 //	layer_switches_total                   simulcast layer switches
+//	probe_bytes_total                      probe traffic sent to subscribers (bandwidth allocation)
+//	bandwidth_pauses_total                 videos paused for lack of downlink (bandwidth allocation)
 //	webhooks_total{webhook,outcome}        auth: allowed, denied, failed;
 //	                                       event, session: successful, failed, ignored
 //	signaling_sockets                      gauge: signaling WebSockets open now (AddSignaling)

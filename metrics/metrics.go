@@ -85,6 +85,8 @@ func New(engine *sfu.Engine) *Metrics {
 		{"layer_switches_total", "Simulcast layer switches asked of subscribers' tracks.", nil},
 		{"webhooks_total", "Webhook calls, by webhook and outcome.", []string{"webhook", "outcome"}},
 		{"nacks_sent_total", "Generic NACK packets sent to publishers for packets they skipped.", nil},
+		{"probe_bytes_total", "Bytes of probe traffic sent to subscribers by bandwidth allocation.", nil},
+		{"bandwidth_pauses_total", "Videos paused to a subscriber whose downlink could not carry them.", nil},
 		{"signaling_sockets", "Signaling WebSockets open now.", nil},
 		{"signaling_refused_total", "Signaling WebSockets refused or closed by a limit, by limit.", []string{"limit"}},
 	} {
@@ -224,6 +226,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	counter("keyframes_received_total", float64(s.KeyFrames))
 	counter("layer_switches_total", float64(s.LayerSwitches))
 	counter("nacks_sent_total", float64(s.NACKsSent))
+	counter("probe_bytes_total", float64(s.ProbeBytes))
+	counter("bandwidth_pauses_total", float64(s.BandwidthPauses))
 	m.collectSignaling(gauge, counter)
 
 	for _, w := range []struct {

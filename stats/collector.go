@@ -30,6 +30,7 @@ type Collector struct {
 	// per RTP packet).
 	keyFrameRequests, nacksSent, plis, firs, nacks, layerSwitches atomic.Uint64
 	transportCCs, rembs                                           atomic.Uint64
+	probeBytes, bandwidthPauses                                   atomic.Uint64
 
 	received, sent, sealed meterSet
 }
@@ -70,6 +71,14 @@ func (c *Collector) NACKReceived() { c.nacks.Add(1) }
 
 // TransportCCReceived counts a subscriber's transport-cc feedback.
 func (c *Collector) TransportCCReceived() { c.transportCCs.Add(1) }
+
+// ProbeSent counts n bytes of probe traffic sent to a subscriber
+// (bandwidth allocation).
+func (c *Collector) ProbeSent(n int) { c.probeBytes.Add(uint64(n)) }
+
+// BandwidthPaused counts a video paused to a subscriber whose downlink
+// cannot carry it (bandwidth allocation).
+func (c *Collector) BandwidthPaused() { c.bandwidthPauses.Add(1) }
 
 // REMBReceived counts a subscriber's REMB.
 func (c *Collector) REMBReceived() { c.rembs.Add(1) }
@@ -203,6 +212,10 @@ type Snapshot struct {
 	// feedback (transport-cc feedback packets, REMBs).
 	TransportCCsReceived, REMBsReceived        uint64
 	KeyFrameRequests, NACKsSent, LayerSwitches uint64
+	// ProbeBytes is the probe traffic sent to subscribers, and
+	// BandwidthPauses the videos paused for lack of downlink, by
+	// bandwidth allocation.
+	ProbeBytes, BandwidthPauses uint64
 
 	// Webhook deliveries (filled in by the webhook senders): delivered,
 	// failed after every retry, and dropped without trying because the
@@ -260,6 +273,7 @@ func (c *Collector) Snapshot() Snapshot {
 	s.PLIsReceived, s.FIRsReceived, s.NACKsReceived = c.plis.Load(), c.firs.Load(), c.nacks.Load()
 	s.TransportCCsReceived, s.REMBsReceived = c.transportCCs.Load(), c.rembs.Load()
 	s.KeyFrameRequests, s.NACKsSent, s.LayerSwitches = c.keyFrameRequests.Load(), c.nacksSent.Load(), c.layerSwitches.Load()
+	s.ProbeBytes, s.BandwidthPauses = c.probeBytes.Load(), c.bandwidthPauses.Load()
 	return s
 }
 
