@@ -88,7 +88,9 @@ func (c *Connection) allocatedLayers() map[*publication]simulcast.Layer {
 			continue
 		}
 		l := res.Layers[i]
-		c.policy(pub.owner.id).SetSqueezed(l == allocate.Paused)
+		// Paused with nothing arriving (not measured yet, or stopped
+		// for another reason) is no pause of the allocation's.
+		c.policy(pub.owner.id).SetSqueezed(l == allocate.Paused && tracks[i].Bitrates != [allocate.MaxLayers]int{})
 		if l != allocate.Paused && pub.isSimulcast() {
 			out[pub] = simulcast.Layer(l)
 		}
@@ -153,7 +155,10 @@ func layerRID(pub *publication, l allocate.Layer) string {
 // notifySwitched sends the receiver a simulcast.switched notify for pub.
 func (c *Connection) notifySwitched(pub *publication, previous, current string) {
 	req := c.policy(pub.owner.id).RID()
-	if req != "auto" {
+	switch {
+	case !pub.isSimulcast():
+		req = ""
+	case req != "auto":
 		req = c.requestedLayer(pub.owner).RID()
 	}
 	c.emit(Event{Kind: EventNotify, Switched: &SwitchedNotify{

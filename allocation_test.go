@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/gosfu/sfu"
 	"github.com/gosfu/sfu/client"
@@ -88,8 +89,10 @@ func TestBandwidthAllocationPausesAndResumes(t *testing.T) {
 	remb.Store(150_000) // audio alone is 115 kbit/s on the wire, a layer 147
 	sendREMB(t, limitedConn, &remb)
 
+	// The allocation first steps down to r0, and pauses once the
+	// shortage has lasted PauseAfter.
 	n := waitSwitched(t, ctx, limitedConn, "none")
-	want := switched{Sender: pubClient.ConnectionID(), Trigger: "receiver", Request: "r2", Current: "none", Previous: "r2"}
+	want := switched{Sender: pubClient.ConnectionID(), Trigger: "receiver", Request: "r2", Current: "none", Previous: "r0"}
 	if n != want {
 		t.Errorf("pause notify %+v, want %+v", n, want)
 	}
@@ -252,4 +255,68 @@ func TestBandwidthAllocationShapedDownlink(t *testing.T) {
 	}
 	limited.check(t, "limited receiver")
 	free.check(t, "unlimited receiver")
+}
+
+// TestBandwidthAllocationKeepsFlowingVideo: a single-layer video of about
+// 1.6 Mbit/s on the wire, above the estimate's 1 Mbit/s starting guess,
+// keeps flowing to a subscriber on an unlimited link once its feedback
+// starts the allocation: the estimate catches up with what is delivered
+// before a pause would be due, so the receiver is never told of one.
+func TestBandwidthAllocationKeepsFlowingVideo(t *testing.T) {
+	ts := newTestServer(t, sfu.Options{BandwidthAllocation: true})
+	ctx := testContext(t, 30*time.Second)
+	pub := newPublisher(t, "big")
+	pub.perFrame = 3 // 300 packets of 600 bytes a second
+	dial(t, ctx, client.Config{URL: ts.url, ChannelID: "big", Role: "sendonly", VideoCodecType: "VP8", Tracks: pub.tracks()})
+	pub.start(t, 10*time.Millisecond)
+
+	var video atomic.Int64
+	var events notifier
+	reg := &interceptor.Registry{}
+	gen, err := twcc.NewSenderInterceptor(twcc.SendInterval(50 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Add(gen)
+	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, Interceptors: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "big", Role: "recvonly", API: api, OnTrack: func(tr *client.RemoteTrack) {
+		for {
+			if _, _, err := tr.Track.ReadRTP(); err != nil {
+				return
+			}
+			if tr.Kind() == webrtc.RTPCodecTypeVideo {
+				video.Add(1)
+				events.bump()
+			}
+		}
+	}})
+	// Until the first feedback the allocation has not started; from
+	// then on, 5 s: past PauseAfter twice over.
+	if err := events.until(ctx, func() bool {
+		d, err := ts.engine.Channel("big").ConnectionDownlink(ctx, sub.ConnectionID())
+		return err == nil && d.TransportCCs > 0
+	}); err != nil {
+		t.Fatal("no transport-cc feedback from the subscriber")
+	}
+	start, from := time.Now(), video.Load()
+	if err := events.until(ctx, func() bool { return time.Since(start) >= 5*time.Second }); err != nil {
+		t.Fatal(err)
+	}
+	if n := video.Load() - from; n < 1200 {
+		t.Errorf("%d video packets in 5 s of allocation, want about 1,500", n)
+	}
+	for _, n := range sub.Notifies() {
+		if n.EventType == "simulcast.switched" {
+			t.Errorf("the subscriber was told %s", n.Raw)
+		}
+	}
+	if st := ts.engine.Stats(); st.BandwidthPauses != 0 {
+		t.Errorf("%d bandwidth pauses", st.BandwidthPauses)
+	}
+	if d, _ := ts.engine.Channel("big").ConnectionDownlink(ctx, sub.ConnectionID()); d.Bitrate < 1_600_000 {
+		t.Errorf("estimate %d bit/s after 5 s of 1.6 Mbit/s delivered", d.Bitrate)
+	}
 }

@@ -229,3 +229,24 @@ func TestPauseDeferred(t *testing.T) {
 	step(time.Second, 100_000, 0, nil)            // short again
 	step(DefaultPauseAfter, 100_000, Paused, []string{"v"})
 }
+
+// TestNewTrackThatDoesNotFitWaits: a track the allocator meets for the
+// first time (a new subscription, or one flowing before the allocation
+// started) whose lowest layer does not fit keeps it for PauseAfter, as
+// a flowing track would, then pauses.
+func TestNewTrackThatDoesNotFitWaits(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	a := New(Config{Now: c.now})
+	v := Track{ID: "v", Bitrates: [MaxLayers]int{1_600_000}}
+	if res := a.Update(1_000_000, []Track{v}); res.Layers[0] != 0 || len(res.Paused) != 0 {
+		t.Fatalf("first sight: %+v, want layer 0 kept", res)
+	}
+	c.advance(DefaultPauseAfter / 2)
+	if res := a.Update(1_000_000, []Track{v}); res.Layers[0] != 0 {
+		t.Fatalf("within PauseAfter: %+v, want layer 0 kept", res)
+	}
+	c.advance(DefaultPauseAfter / 2)
+	if res := a.Update(1_000_000, []Track{v}); res.Layers[0] != Paused || len(res.Paused) != 1 {
+		t.Fatalf("after PauseAfter: %+v, want paused", res)
+	}
+}

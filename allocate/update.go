@@ -52,7 +52,7 @@ func (a *Allocator) deferPauses(tracks []Track, cur []Layer, now time.Time) {
 	deferred := false
 	for i := range tracks {
 		prev, known := a.current[tracks[i].ID]
-		if cur[i] != Paused || tracks[i].Audio || !known || prev == Paused {
+		if cur[i] != Paused || tracks[i].Audio || known && prev == Paused {
 			continue
 		}
 		if a.short.IsZero() {
@@ -126,7 +126,14 @@ func (a *Allocator) carry(tracks []Track, target []Layer) []Layer {
 		case tr.Audio:
 			l = 0
 		case !known:
+			// A new track (or one the allocator sees for the first
+			// time, already flowing) starts at its target, or if that
+			// is a pause at its lowest layer: a pause waits PauseAfter
+			// as for a track that was flowing.
 			l = target[i]
+			if l == Paused {
+				l = tr.lowest()
+			}
 		case l != Paused:
 			l = tr.fit(l)
 		}

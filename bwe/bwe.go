@@ -39,10 +39,12 @@ const (
 	underuseDelay = 15 * time.Millisecond
 	// lossHigh cuts the estimate, lossLow lets it grow.
 	lossHigh, lossLow = 0.10, 0.02
-	// growth is the relative increase per second without congestion;
+	// growth is the relative increase per second without congestion
+	// (startGrowth before the first cut);
 	// headroom bounds the estimate to this multiple of the acknowledged
 	// rate, plus headroomAdd.
 	growth      = 0.08
+	startGrowth = 0.5
 	headroom    = 1.5
 	headroomAdd = 50_000
 	// decrease is the share of the acknowledged rate a delay overuse cuts

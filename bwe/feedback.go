@@ -30,7 +30,14 @@ func (e *Estimator) OnFeedback(pkts []Packet) {
 		}
 	case e.queuing < underuseDelay && e.loss < lossLow && !e.lastFeedback.IsZero():
 		dt := min(now.Sub(e.lastFeedback), time.Second).Seconds()
-		grown := e.estimate * (1 + growth*dt)
+		g := growth
+		if e.lastCut.IsZero() {
+			// Until the first sign of congestion, grow fast: the
+			// estimate starts from a guess, and what is delivered
+			// still bounds it.
+			g = startGrowth
+		}
+		grown := e.estimate * (1 + g*dt)
 		// Grow only up to what delivered traffic backs; never cut here.
 		// What was delivered without queuing is carried for sure: a probe
 		// (padding on top of the media) lifts the estimate to its rate
