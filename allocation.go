@@ -82,6 +82,10 @@ func (c *Connection) allocatedLayers() map[*publication]simulcast.Layer {
 	}
 	res := c.alloc.alloc.Update(d.Bitrate, tracks)
 	c.setProbe(res.ProbeBitrate, now)
+	if len(res.Paused) > 0 || len(res.Resumed) > 0 {
+		c.log.Debug("bandwidth allocation", "paused", res.Paused, "resumed", res.Resumed,
+			"estimate", d.Bitrate, "queuing_delay", d.QueuingDelay, "loss", d.Loss)
+	}
 	out := make(map[*publication]simulcast.Layer, len(pubs))
 	for i, pub := range pubs {
 		if tracks[i].Audio {

@@ -62,8 +62,10 @@ func (t *Track) rate(l Layer) int {
 type Config struct {
 	// Now is the clock; time.Now by default. Tests inject their own.
 	Now func() time.Time
-	// Utilization is the share of the estimate that may be allocated,
-	// leaving room for retransmissions and estimate error (default 0.9).
+	// Utilization is the share of the estimate that a new allocation or
+	// a step up may take, leaving room for retransmissions and estimate
+	// error (default 0.9). What is forwarded stays while the whole
+	// estimate covers it.
 	Utilization float64
 	// Hold is the least time between a step down (or failed probe) and the
 	// next step up, and between two steps up (default 5 s).

@@ -250,3 +250,24 @@ func TestNewTrackThatDoesNotFitWaits(t *testing.T) {
 		t.Fatalf("after PauseAfter: %+v, want paused", res)
 	}
 }
+
+// TestKeepsWhatTheEstimateCovers: the utilization margin applies to what
+// is added, not to what flows: an estimate between the forwarded bitrate
+// and that bitrate over Utilization keeps the layer; one below it steps
+// down.
+func TestKeepsWhatTheEstimateCovers(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	a := New(Config{Now: c.now})
+	v := simulcast("v", 0) // r1 is 500k
+	if got := a.Update(600_000, []Track{v}).Layers[0]; got != 1 {
+		t.Fatalf("600k: layer %v, want 1 (500k within 90 %%)", got)
+	}
+	c.advance(time.Second)
+	if got := a.Update(520_000, []Track{v}).Layers[0]; got != 1 {
+		t.Fatalf("520k, under 500k/0.9 but over 500k: layer %v, want 1 kept", got)
+	}
+	c.advance(time.Second)
+	if got := a.Update(480_000, []Track{v}).Layers[0]; got != 0 {
+		t.Fatalf("480k: layer %v, want 0", got)
+	}
+}

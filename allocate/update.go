@@ -22,11 +22,16 @@ func (a *Allocator) Update(estimate int, tracks []Track) Result {
 	for i := range tracks {
 		used += tracks[i].rate(cur[i])
 	}
-	if used <= budget {
+	// What is forwarded now stays while the estimate covers it, margin
+	// or not: Utilization is the room kept for what is added (a new
+	// track, a step up), and an estimate that only follows what is
+	// delivered, held by a noisy loss signal, would otherwise take back
+	// what the downlink carries well.
+	if used <= estimate {
 		a.short = time.Time{} // no shortage: a deferred pause is off
 	}
 	switch {
-	case used > budget:
+	case used > estimate:
 		// Congestion: step down at once to what fits, in one go.
 		for _, i := range order {
 			cur[i] = min(cur[i], target[i])
