@@ -112,15 +112,18 @@ func (c *Connection) run() {
 	defer setup.Stop()
 	reports := time.NewTimer(untilAligned(time.Now(), rtcpReportInterval))
 	defer reports.Stop()
+	// With bandwidth allocation: re-allocate every allocationInterval,
+	// and send probe traffic every probeInterval while probing.
 	var allocTick, probeTick <-chan time.Time
+	var probe *time.Ticker
 	if opts.BandwidthAllocation {
 		t := time.NewTicker(allocationInterval)
 		defer t.Stop()
 		allocTick = t.C
+		probe = time.NewTicker(probeInterval)
+		probe.Stop()
+		defer probe.Stop()
 	}
-	probe := time.NewTicker(probeInterval)
-	probe.Stop()
-	defer probe.Stop()
 	var answerDeadline, debounce <-chan time.Time
 	var dcOpen <-chan struct{}
 	var dcTimeout <-chan time.Time
