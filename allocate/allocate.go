@@ -144,6 +144,3 @@ func New(cfg Config) *Allocator {
 	// as after a step up.
 	return &Allocator{cfg: cfg, current: make(map[string]Layer), lastUp: cfg.Now()}
 }
-
-// Probing reports whether a probe is running.
-func (a *Allocator) Probing() bool { return a.probe.active }

@@ -78,7 +78,6 @@ type DownTrack struct {
 	packets     uint64
 	octets      uint64
 	retransmits uint64
-	probed      uint64 // bytes sent by Probe
 	rtxHdr      rtp.Header
 	// nackBuf holds a packet being retransmitted. Allocated at the first
 	// NACK: most down-tracks never see one, and 1.5 KB each would push

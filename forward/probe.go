@@ -86,7 +86,6 @@ func (d *DownTrack) Probe(n int) int {
 		}
 		sent += size
 	}
-	d.probed += uint64(sent)
 	return sent
 }
 
@@ -135,13 +134,6 @@ func (d *DownTrack) probeOne(b *binding, sn uint16) (int, bool) {
 	}
 	b.rtx.sn++
 	return 2 + n, true
-}
-
-// ProbeBytes returns the payload bytes sent by Probe.
-func (d *DownTrack) ProbeBytes() uint64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.probed
 }
 
 // bindRTX gives b the RTX stream of a video binding, if the subscriber
