@@ -44,10 +44,12 @@ type SwitchedNotify struct {
 type allocation struct {
 	alloc *allocate.Allocator
 	// probe is the padding bitrate the allocator wants; credit the bytes
-	// due and not yet sent, probedAt when it was last topped up.
+	// due and not yet sent, probedAt when it was last topped up; pacer
+	// ticks every probeInterval while probe > 0, and is nil otherwise.
 	probe    int
 	credit   float64
 	probedAt time.Time
+	pacer    *time.Ticker
 }
 
 // allocatedLayers returns, with Options.BandwidthAllocation and once the
@@ -180,8 +182,22 @@ func (c *Connection) setProbe(bps int, now time.Time) {
 	c.alloc.probe = bps
 }
 
-// probing reports whether the run loop should send probe traffic.
-func (c *Connection) probing() bool { return c.alloc.probe > 0 }
+// pace starts or stops the probe pacer as the allocator wants probing,
+// and returns its ticks: nil while not probing. The run loop calls it
+// after each allocation, and with a zero probe when it ends.
+func (a *allocation) pace() <-chan time.Time {
+	switch {
+	case a.probe > 0 && a.pacer == nil:
+		a.pacer = time.NewTicker(probeInterval)
+	case a.probe == 0 && a.pacer != nil:
+		a.pacer.Stop()
+		a.pacer = nil
+	}
+	if a.pacer == nil {
+		return nil
+	}
+	return a.pacer.C
+}
 
 // sendProbe sends the probe traffic due since the last call, paced by the
 // run loop's probeInterval, as copies of recent video packets

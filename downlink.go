@@ -37,7 +37,8 @@ type Downlink struct {
 	ProbeBytes uint64
 }
 
-// downlink is a connection's estimator, fed by its senders' RTCP readers.
+// downlink is a connection's estimator, fed by the transport-cc feedback
+// its ingress takes (pion's RTCP readers with PionSRTP) and its REMBs.
 type downlink struct {
 	mu           sync.Mutex
 	est          *bwe.Estimator

@@ -115,14 +115,11 @@ func (c *Connection) run() {
 	// With bandwidth allocation: re-allocate every allocationInterval,
 	// and send probe traffic every probeInterval while probing.
 	var allocTick, probeTick <-chan time.Time
-	var probe *time.Ticker
 	if opts.BandwidthAllocation {
 		t := time.NewTicker(allocationInterval)
 		defer t.Stop()
 		allocTick = t.C
-		probe = time.NewTicker(probeInterval)
-		probe.Stop()
-		defer probe.Stop()
+		defer func() { c.alloc.probe = 0; c.alloc.pace() }()
 	}
 	var answerDeadline, debounce <-chan time.Time
 	var dcOpen <-chan struct{}
@@ -159,14 +156,7 @@ func (c *Connection) run() {
 			c.updateLayers()
 		case <-allocTick:
 			c.updateLayers()
-			switch {
-			case c.probing() && probeTick == nil:
-				probe.Reset(probeInterval)
-				probeTick = probe.C
-			case !c.probing() && probeTick != nil:
-				probe.Stop()
-				probeTick = nil
-			}
+			probeTick = c.alloc.pace()
 		case now := <-probeTick:
 			c.sendProbe(now)
 		case <-ping.C:
