@@ -125,10 +125,10 @@ func TestBandwidthAllocationPausesAndResumes(t *testing.T) {
 	free.check(t, "free receiver")
 }
 
-// dialTWCCReceiver connects a recvonly simulcast receiver that asked for
-// rid and sends transport-cc feedback every 50 ms, as a browser does,
-// from behind conn.
-func dialTWCCReceiver(t *testing.T, ctx context.Context, ts *testServer, channel, rid string, conn net.PacketConn) (*client.Client, *simReceiver) {
+// twccAPI returns a client API whose PeerConnections send transport-cc
+// feedback every 50 ms, as a browser does; over conn (a
+// sfutest.ShapedConn) unless it is nil.
+func twccAPI(t *testing.T, conn net.PacketConn) *webrtc.API {
 	t.Helper()
 	reg := &interceptor.Registry{}
 	gen, err := twcc.NewSenderInterceptor(twcc.SendInterval(50 * time.Millisecond))
@@ -136,8 +136,22 @@ func dialTWCCReceiver(t *testing.T, ctx context.Context, ts *testServer, channel
 		t.Fatal(err)
 	}
 	reg.Add(gen)
+	if conn != nil {
+		return sfutest.ConnAPI(t, conn, client.APIOptions{Interceptors: reg})
+	}
+	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, Interceptors: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
+}
+
+// dialTWCCReceiver connects a recvonly simulcast receiver that asked for
+// rid and sends transport-cc feedback, from behind conn (nil: straight).
+func dialTWCCReceiver(t *testing.T, ctx context.Context, ts *testServer, channel, rid string, conn net.PacketConn) (*client.Client, *simReceiver) {
+	t.Helper()
 	r := &simReceiver{}
-	api := sfutest.ConnAPI(t, conn, client.APIOptions{Interceptors: reg})
+	api := twccAPI(t, conn)
 	c := dial(t, ctx, client.Config{URL: ts.url, ChannelID: channel, Role: client.RoleRecvonly, SimulcastRID: rid, API: api, OnTrack: r.onTrack})
 	return c, r
 }
@@ -267,17 +281,7 @@ func TestBandwidthAllocationKeepsFlowingVideo(t *testing.T) {
 
 	var video atomic.Int64
 	var events notifier
-	reg := &interceptor.Registry{}
-	gen, err := twcc.NewSenderInterceptor(twcc.SendInterval(50 * time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.Add(gen)
-	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, Interceptors: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "big", Role: "recvonly", API: api, OnTrack: func(tr *client.RemoteTrack) {
+	sub := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "big", Role: "recvonly", API: twccAPI(t, nil), OnTrack: func(tr *client.RemoteTrack) {
 		for {
 			if _, _, err := tr.Track.ReadRTP(); err != nil {
 				return
@@ -314,4 +318,39 @@ func TestBandwidthAllocationKeepsFlowingVideo(t *testing.T) {
 	if d, _ := ts.engine.Channel("big").ConnectionDownlink(ctx, sub.ConnectionID()); d.Bitrate < 1_600_000 {
 		t.Errorf("estimate %d bit/s after 5 s of 1.6 Mbit/s delivered", d.Bitrate)
 	}
+}
+
+// TestBandwidthAllocationAuto: a receiver's layer request caps the
+// allocation however much its downlink carries; RequestSimulcastRid
+// "auto" lifts the cap, and the allocation then steps it up (after a
+// probe) to what the downlink carries.
+func TestBandwidthAllocationAuto(t *testing.T) {
+	ts := newTestServer(t, sfu.Options{BandwidthAllocation: true})
+	ctx := testContext(t, 30*time.Second)
+	pubClient, _ := dialSimPublisher(t, ctx, ts, "auto")
+	recvClient, recv := dialSimReceiver(t, ctx, ts, "auto", "r0")
+	recv.waitLayer(t, ctx, "receiver that asked for r0", 0)
+	var remb atomic.Uint32
+	remb.Store(5_000_000) // every layer fits
+	sendREMB(t, recvClient, &remb)
+	ch := ts.engine.Channel("auto")
+	sfutest.Eventually(t, ctx, "an estimate from the REMB", func() bool {
+		d, err := ch.ConnectionDownlink(ctx, recvClient.ConnectionID())
+		return err == nil && d.Bitrate == 5_000_000
+	})
+	// A second of allocation: still r0, the layer asked for.
+	mark, _ := recv.snapshot()
+	fed := time.Now()
+	recv.wait(t, ctx, "a second of allocation", func([]vpkt, int) bool { return time.Since(fed) > time.Second })
+	if video, _ := recv.snapshot(); countLayer(video, len(mark), 0) != len(video)-len(mark) {
+		t.Fatalf("receiver capped at r0 got other layers: %q", layerRuns(video[len(mark):]))
+	}
+	if err := ch.RequestSimulcastRid(ctx, recvClient.ConnectionID(), pubClient.ConnectionID(), "auto"); err != nil {
+		t.Fatal(err)
+	}
+	recv.waitLayer(t, ctx, "receiver after rid auto", 1)
+	if d, _ := ch.ConnectionDownlink(ctx, recvClient.ConnectionID()); d.ProbeBytes == 0 {
+		t.Error("stepped up without a probe")
+	}
+	recv.check(t, "receiver")
 }

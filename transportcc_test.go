@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 
@@ -116,22 +114,13 @@ func TestDownlinkFromTransportCC(t *testing.T) {
 	quiet := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", OnTrack: silent.onTrack})
 	silent.wait(t, ctx, "subscriber without feedback")
 
-	reg := &interceptor.Registry{}
-	gen, err := twcc.NewSenderInterceptor(twcc.SendInterval(50 * time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.Add(gen)
-	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, Interceptors: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := newReceiver(1)
-	s := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", API: api, OnTrack: r.onTrack})
+	s := dial(t, ctx, client.Config{URL: ts.url, ChannelID: "room", Role: "recvonly", API: twccAPI(t, nil), OnTrack: r.onTrack})
 	r.wait(t, ctx, "subscriber with feedback")
 
 	ch := ts.engine.Channel("room")
 	var d sfu.Downlink
+	var err error
 	sfutest.Eventually(t, ctx, "an estimate from transport-cc feedback", func() bool {
 		d, err = ch.ConnectionDownlink(ctx, s.ConnectionID())
 		return err == nil && d.TransportCCs >= 5
