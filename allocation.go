@@ -131,21 +131,13 @@ func (c *Connection) allocTrack(pub *publication, now time.Time) allocate.Track 
 // notifyPauses tells the receiver which senders' video the allocator
 // paused or resumed.
 func (c *Connection) notifyPauses(pubs []*publication, tracks []allocate.Track, res allocate.Result) {
-	changed := map[string]bool{}
-	for _, id := range res.Paused {
-		changed[id] = true
-	}
-	for _, id := range res.Resumed {
-		changed[id] = true
-	}
 	for i, pub := range pubs {
-		switch l := res.Layers[i]; {
-		case !changed[tracks[i].ID]:
-		case l == allocate.Paused:
+		switch id := tracks[i].ID; {
+		case slices.Contains(res.Paused, id):
 			c.engine.stats.BandwidthPaused()
 			c.notifySwitched(pub, c.subs[pub].target.RID(), "none")
-		default:
-			c.notifySwitched(pub, "none", layerRID(pub, l))
+		case slices.Contains(res.Resumed, id):
+			c.notifySwitched(pub, "none", layerRID(pub, res.Layers[i]))
 		}
 	}
 }
