@@ -199,7 +199,8 @@ func TestREMB(t *testing.T) {
 }
 
 // TestLossCutsEstimate: a fifth of the packets lost brings the estimate
-// down even without queuing.
+// down even without queuing, from its 1 Mbit/s start to a share
+// (decrease) of the 768 kbit/s delivered.
 func TestLossCutsEstimate(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	e := New(Config{Now: func() time.Time { return now }})
@@ -213,8 +214,9 @@ func TestLossCutsEstimate(t *testing.T) {
 		}
 		e.OnFeedback(pkts)
 	}
-	if _, loss := e.Signals(); loss != 0.2 || e.Estimate() >= DefaultInitial/2 {
-		t.Errorf("20%% loss: loss signal %.2f, estimate %d, want 0.20 and under %d", loss, e.Estimate(), DefaultInitial/2)
+	want := int(decrease * 768_000)
+	if _, loss := e.Signals(); loss != 0.2 || e.Estimate() < want*95/100 || e.Estimate() > want*105/100 {
+		t.Errorf("20%% loss: loss signal %.2f, estimate %d, want 0.20 and about %d", loss, e.Estimate(), want)
 	}
 }
 
@@ -254,5 +256,28 @@ func TestStartCatchesUp(t *testing.T) {
 	s.run(time.Second)
 	if est := s.e.Estimate(); est < 1_780_000 {
 		t.Errorf("estimate %d bit/s after 1 s of 1.6 Mbit/s delivered, want at least 1.78 Mbit/s", est)
+	}
+}
+
+// TestLossCutStopsAtDelivered: heavy loss behind a narrow link cuts the
+// estimate, but not below a share of what the link delivered: the media
+// that fits keeps fitting.
+func TestLossCutStopsAtDelivered(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	e := New(Config{Now: func() time.Time { return now }})
+	var at time.Duration
+	for range 30 {
+		now = now.Add(100 * time.Millisecond)
+		// 20 packets of 1,000 bytes sent in 100 ms, 10 delivered: 800
+		// kbit/s got through, half was lost.
+		pkts := make([]Packet, 20)
+		for i := range pkts {
+			at += 5 * time.Millisecond
+			pkts[i] = Packet{SentAt: at, Size: 1000, Received: i%2 == 0, ArrivedAt: at + 20*time.Millisecond}
+		}
+		e.OnFeedback(pkts)
+	}
+	if est := e.Estimate(); est < int(decrease*800_000*0.95) || est > 800_000 {
+		t.Errorf("50 %% loss with 800 kbit/s delivered: estimate %d, want about %d", est, int(decrease*800_000))
 	}
 }

@@ -15,7 +15,10 @@ func (e *Estimator) OnFeedback(pkts []Packet) {
 	switch {
 	case e.loss > lossHigh:
 		if now.Sub(e.lastCut) >= cutGap {
-			e.estimate *= 1 - 0.5*e.loss
+			// Lost packets are what the link could not carry, not what
+			// it carried: the cut stops where a delay cut would, at a
+			// share of what got through.
+			e.estimate = max(e.estimate*(1-0.5*e.loss), min(e.estimate, decrease*acked))
 			e.lastCut = now
 			// The next cut answers new losses only, not these again.
 			e.losses = e.losses[:0]
